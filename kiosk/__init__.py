@@ -1,0 +1,3 @@
+"""Transparent-screen bank kiosk runtime."""
+
+__version__ = "0.1.0"

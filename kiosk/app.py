@@ -1,0 +1,201 @@
+"""Wires config, models, audio, pipeline, bus and screen together and runs them on one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from .bus import EventBus
+from .config import KioskConfig, Side
+from .errors import KioskError
+from .events import (
+    ErrorEvent,
+    Event,
+    FinalTranscript,
+    SourceFinished,
+    SpeechEnded,
+    SpeechStarted,
+    Translation,
+)
+from .privacy import mask_text
+from .scene import SceneState
+
+log = logging.getLogger(__name__)
+
+
+def format_event(ev: Event, t0: float) -> str | None:
+    """One console line per event (masked), or None for events not worth a line."""
+    t = f"{ev.t - t0:7.2f}s"
+    if isinstance(ev, SpeechStarted):
+        return f"{t} {ev.side:<8} speech started  {ev.utterance_id}"
+    if isinstance(ev, SpeechEnded):
+        return f"{t} {ev.side:<8} speech ended    {ev.utterance_id} ({ev.duration_s:.1f}s, {ev.reason})"
+    if isinstance(ev, FinalTranscript):
+        return (f"{t} {ev.side:<8} final [{ev.language} {ev.language_probability:.2f}] "
+                f"{mask_text(ev.text)}  (asr {ev.asr_s:.2f}s)")
+    if isinstance(ev, Translation):
+        body = mask_text(ev.text) if ev.text is not None else f"— {ev.note}"
+        return f"{t} {ev.side:<8} translation {ev.source_language}→{ev.target_language} [{ev.path}] {body}"
+    if isinstance(ev, ErrorEvent):
+        return f"{t} {'error':<8} {ev.stage} {ev.code}: {ev.message}"
+    if isinstance(ev, SourceFinished):
+        return f"{t} {ev.side:<8} audio source finished"
+    return None
+
+
+class KioskApp:
+    def __init__(
+        self,
+        cfg: KioskConfig,
+        *,
+        screenshot_dir: Path | None = None,
+        exit_when_done: bool = False,
+        speed: float = 1.0,
+        out: TextIO = sys.stdout,
+        transcriber_factory: Callable[[], object] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.screenshot_dir = screenshot_dir
+        self.exit_when_done = exit_when_done
+        self.speed = speed
+        self.out = out
+        self.bus = EventBus()
+        self.scene = SceneState(cfg.languages.teller, cfg.languages.customer_default, history=cfg.display.history)
+        self.events: list[Event] = []
+        self.screenshots: list[Path] = []
+        self._transcriber_factory = transcriber_factory
+        self._t0 = time.monotonic()
+        self._shot_pending: str | None = None
+
+    # ---- construction of the heavy parts -------------------------------------------------------------------
+    def _load_transcriber(self):
+        if self._transcriber_factory is not None:
+            return self._transcriber_factory()
+        from .asr import WhisperEngine
+        from .compute import plan_for
+        from .models import ModelStore
+
+        store = ModelStore(self.cfg.models.resolved_cache())
+        model_dir = store.verify(self.cfg.asr.model, full=False)
+        plan = plan_for(self.cfg.asr.device, self.cfg.asr.compute_type, self.cfg.asr.threads)
+        engine = WhisperEngine(model_dir, plan, beam_size=self.cfg.asr.beam_size, min_context_s=self.cfg.asr.min_context_s)
+        engine.warmup()
+        return engine
+
+    def _router(self, transcriber):
+        from .translate import TranslationRouter, WhisperSpeechTranslator
+
+        translators = []
+        if transcriber is not None and self.cfg.translation.whisper_to_english:
+            translators.append(WhisperSpeechTranslator(transcriber))
+        return TranslationRouter(translators)
+
+    # ---- event handling ------------------------------------------------------------------------------------
+    def _on_event(self, ev: Event) -> None:
+        self.events.append(ev)
+        self.scene.apply(ev)
+        line = format_event(ev, self._t0)
+        if line:
+            print(line, file=self.out, flush=True)
+        if isinstance(ev, (Translation, ErrorEvent)):
+            self._shot_pending = f"{len(self.screenshots) + 1:03d}-{ev.type}"
+
+    def _maybe_screenshot(self, display) -> None:
+        if self.screenshot_dir is not None and self._shot_pending:
+            path = self.screenshot_dir / f"{self._shot_pending}.png"
+            self._shot_pending = None
+            self.screenshots.append(display.save(path))
+
+    # ---- run -----------------------------------------------------------------------------------------------
+    async def run(self) -> int:
+        from .audio import open_source
+        from .display import Display, Renderer
+        from .pipeline import SpeechPipeline
+        from .vad import SileroScorer
+
+        loop = asyncio.get_running_loop()
+        self.bus.bind(loop)
+        self.bus.listen(self._on_event)
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+        renderer = Renderer(self.cfg.display, self.cfg.privacy)
+        display = Display(renderer, self.scene, fps=self.cfg.display.fps, fullscreen=self.cfg.display.fullscreen)
+        display.open()
+        display.draw()
+        if self.screenshot_dir is not None:
+            self.screenshots.append(display.save(self.screenshot_dir / "000-attract.png"))
+
+        transcriber = None
+        try:
+            transcriber = await asyncio.to_thread(self._load_transcriber)
+        except KioskError as e:
+            self.bus.publish(ErrorEvent(stage="models", code=e.code, message=str(e)))
+            if self.exit_when_done:
+                display.draw()
+                self._maybe_screenshot(display)
+                display.close()
+                return 2
+
+        pipeline = SpeechPipeline(self.cfg, self.bus, transcriber, self._router(transcriber), SileroScorer,
+                                  conversation=None)
+        tasks: list[asyncio.Task] = []
+        for side in (Side.TELLER, Side.CUSTOMER):
+            try:
+                source = open_source(side, self.cfg.audio.for_side(side), speed=self.speed)
+            except KioskError as e:
+                self.bus.publish(ErrorEvent(stage="audio", code=e.code, message=str(e), side=side))
+                continue
+            if source is None:
+                continue
+            tasks.append(asyncio.create_task(pipeline.capture(source), name=f"capture-{side}"))
+            tasks.append(asyncio.create_task(pipeline.recognise(side), name=f"recognise-{side}"))
+
+        async def watch_done() -> None:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self.exit_when_done:
+                stop.set()
+
+        watcher = asyncio.create_task(watch_done())
+        render = asyncio.create_task(self._render_loop(display, stop))
+        await stop.wait()
+        for t in tasks:
+            t.cancel()
+        watcher.cancel()
+        await asyncio.gather(*tasks, watcher, return_exceptions=True)
+        await render
+        display.draw()
+        self._maybe_screenshot(display)
+        if self.screenshot_dir is not None:
+            self.screenshots.append(display.save(self.screenshot_dir / "999-final.png"))
+        self.display_stats = {"frames": display.frames, "frame_times": list(display.frame_times)}
+        display.close()
+        return 0
+
+    async def _render_loop(self, display, stop: asyncio.Event) -> None:
+        period = 1.0 / self.cfg.display.fps
+        next_t = time.perf_counter()
+        while not stop.is_set():
+            if not display.pump():
+                stop.set()
+                break
+            display.draw()
+            self._maybe_screenshot(display)
+            next_t += period
+            delay = next_t - time.perf_counter()
+            if delay < -period:
+                next_t, delay = time.perf_counter(), 0.0
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, delay))
+            except asyncio.TimeoutError:
+                pass

@@ -1,0 +1,169 @@
+"""Speech recognition: a Transcriber interface and a Whisper engine on CTranslate2.
+
+The engine uses faster-whisper's feature extractor and tokenizer but drives `ctranslate2.models.Whisper` itself,
+so one encoder pass serves language detection *and* decoding (faster-whisper would run the encoder twice when it
+must restrict detection to the branch's languages), and the encoder window can be shortened (`min_context_s`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .compute import ComputePlan
+from .errors import ErrorCode, KioskError
+from .vad import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+FULL_WINDOW_FRAMES = 3000  # 30 s of 10 ms mel frames
+
+
+@dataclass(frozen=True)
+class AsrResult:
+    text: str
+    language: str
+    language_probability: float
+    language_probs: dict[str, float] = field(default_factory=dict)  # restricted + renormalised
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+    tokens: int = 0
+    audio_s: float = 0.0
+    elapsed_s: float = 0.0
+    task: str = "transcribe"
+
+
+class Transcriber(ABC):
+    @abstractmethod
+    def transcribe(
+        self, audio: np.ndarray, languages: Sequence[str], *, task: str = "transcribe", language: str | None = None
+    ) -> AsrResult:
+        """Recognise `audio` (16 kHz mono float32). The language is detected among `languages` only,
+        unless `language` forces one. task="translate" gives Whisper's English speech translation."""
+
+
+def restrict_language_probs(all_probs: Sequence[tuple[str, float]], allowed: Sequence[str]) -> dict[str, float]:
+    """Pure: keep the allowed languages' probabilities and renormalise them to sum to 1.
+
+    `all_probs` are Whisper's (token, p) pairs such as ('<|en|>', 0.93)."""
+    allowed_set = set(allowed)
+    kept = {}
+    for token, p in all_probs:
+        code = token.strip("<|>")
+        if code in allowed_set:
+            kept[code] = float(p)
+    total = sum(kept.values())
+    if total <= 0:
+        return {code: 1.0 / len(allowed_set) for code in allowed} if allowed_set else {}
+    return dict(sorted(((c, p / total) for c, p in kept.items()), key=lambda kv: -kv[1]))
+
+
+def context_frames(n_frames: int, min_context_s: float) -> int:
+    """Pure: how many mel frames to encode for an utterance of `n_frames` (at least min_context_s, at most 30 s)."""
+    want = max(n_frames, int(round(min_context_s * 100)))
+    want += want % 2  # the encoder halves the length
+    return min(FULL_WINDOW_FRAMES, want)
+
+
+class WhisperEngine(Transcriber):
+    """One loaded Whisper model; thread-safe (one decode at a time, the model is shared by both sides)."""
+
+    def __init__(self, model_dir: Path, plan: ComputePlan, *, beam_size: int = 1, min_context_s: float = 30.0) -> None:
+        import ctranslate2
+        import tokenizers
+        from faster_whisper.feature_extractor import FeatureExtractor
+
+        self.plan = plan
+        self.beam_size = beam_size
+        self.min_context_s = min_context_s
+        self._lock = threading.Lock()
+        t0 = time.perf_counter()
+        try:
+            self.model = ctranslate2.models.Whisper(
+                str(model_dir), device=plan.device, compute_type=plan.compute_type, intra_threads=plan.threads
+            )
+            self._hf_tokenizer = tokenizers.Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+        except (RuntimeError, ValueError, OSError) as e:
+            raise KioskError(ErrorCode.MODEL_LOAD_FAILED, f"cannot load Whisper from {model_dir}: {e}",
+                             hint="run `kiosk models verify`") from None
+        self.load_s = time.perf_counter() - t0
+        self.features = FeatureExtractor(feature_size=self.model.n_mels)
+        self._tokenizers: dict[tuple[str, str], object] = {}
+        log.info("whisper loaded on %s/%s in %.2fs", plan.device, plan.compute_type, self.load_s)
+
+    def warmup(self) -> float:
+        """One decode of a short silence so the first customer does not pay for lazy initialisation."""
+        t0 = time.perf_counter()
+        self.transcribe(np.zeros(SAMPLE_RATE, np.float32), ["en"], language="en")
+        return time.perf_counter() - t0
+
+    def _tokenizer(self, task: str, language: str):
+        from faster_whisper.tokenizer import Tokenizer
+
+        key = (task, language)
+        if key not in self._tokenizers:
+            self._tokenizers[key] = Tokenizer(self._hf_tokenizer, self.model.is_multilingual, task=task, language=language)
+        return self._tokenizers[key]
+
+    def _encode(self, audio: np.ndarray):
+        import ctranslate2
+
+        mel = self.features(audio)  # (n_mels, frames)
+        n = mel.shape[1]
+        frames = context_frames(n, self.min_context_s)
+        if n >= frames:
+            mel = mel[:, :frames]
+        else:
+            mel = np.pad(mel, ((0, 0), (0, frames - n)))
+        view = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None], dtype=np.float32))
+        return self.model.encode(view, to_cpu=False)
+
+    def transcribe(
+        self, audio: np.ndarray, languages: Sequence[str], *, task: str = "transcribe", language: str | None = None
+    ) -> AsrResult:
+        audio = np.asarray(audio, dtype=np.float32)
+        audio_s = len(audio) / SAMPLE_RATE
+        t0 = time.perf_counter()
+        with self._lock:
+            enc = self._encode(audio)
+            probs: dict[str, float] = {}
+            if language is None:
+                if self.model.is_multilingual:
+                    probs = restrict_language_probs(self.model.detect_language(enc)[0], languages or ["en"])
+                    language = next(iter(probs))
+                else:
+                    language, probs = "en", {"en": 1.0}
+            tok = self._tokenizer(task, language)
+            from faster_whisper.transcribe import get_suppressed_tokens
+
+            prompt = list(tok.sot_sequence) + [tok.no_timestamps]
+            # bound the output by the audio length: a loop cannot run to 448 tokens on a 2 s clip
+            max_length = min(448, len(prompt) + int(audio_s * 15) + 20)
+            res = self.model.generate(
+                enc, [prompt], beam_size=self.beam_size, max_length=max_length, return_scores=True,
+                return_no_speech_prob=True, suppress_blank=True,
+                suppress_tokens=list(get_suppressed_tokens(tok, [-1])),
+            )[0]
+        ids = [t for t in res.sequences_ids[0] if t < tok.eot]
+        text = tok.decode(ids).strip()
+        # CTranslate2 scores are already length-normalised log probabilities (length_penalty = 1)
+        score = res.scores[0] if res.scores else 0.0
+        return AsrResult(
+            text=text,
+            language=language,
+            language_probability=probs.get(language, 1.0),
+            language_probs=probs,
+            no_speech_prob=float(res.no_speech_prob),
+            avg_logprob=float(score),
+            tokens=len(ids),
+            audio_s=audio_s,
+            elapsed_s=time.perf_counter() - t0,
+            task=task,
+        )

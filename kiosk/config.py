@@ -1,0 +1,323 @@
+"""Technician configuration: TOML files merged in order (later wins), validated into frozen typed objects.
+
+Every problem is reported as ``file:key: problem`` naming the file that supplied the key, so a technician
+knows which line to fix. ``load_config`` never returns a half-valid config.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.toml"
+
+# The languages Whisper knows (ISO 639-1, plus haw and yue).
+WHISPER_LANGUAGES = frozenset(
+    "af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw he hi hr ht hu "
+    "hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne nl nn no oc pa pl ps pt ro "
+    "ru sa sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk ur uz vi yi yo zh yue".split()
+)
+
+
+class Side(StrEnum):
+    """Which side of the glass: the teller's or the customer's."""
+
+    TELLER = "teller"
+    CUSTOMER = "customer"
+
+    @property
+    def other(self) -> "Side":
+        return Side.CUSTOMER if self is Side.TELLER else Side.TELLER
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+def _check_language(code: str) -> str:
+    if code not in WHISPER_LANGUAGES:
+        raise ValueError(f"unknown language code {code!r} (use ISO 639-1, e.g. zh, en, ja)")
+    return code
+
+
+class KioskSection(_Frozen):
+    branch: str = "Demo Branch"
+    kiosk_id: str = Field("kiosk-01", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class LanguagesSection(_Frozen):
+    teller: str = "zh"
+    customer: tuple[str, ...] = ("en", "ja", "ko", "ru", "fr", "es", "ar", "de")
+    customer_default: str = "en"
+
+    _v_teller = field_validator("teller")(_check_language)
+    _v_default = field_validator("customer_default")(_check_language)
+
+    @field_validator("customer")
+    @classmethod
+    def _v_customer(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("offer at least one customer language")
+        for code in v:
+            _check_language(code)
+        if len(set(v)) != len(v):
+            raise ValueError("languages listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _default_offered(self) -> "LanguagesSection":
+        if self.customer_default not in self.customer and self.customer_default != self.teller:
+            raise ValueError(f"customer_default {self.customer_default!r} is not in customer languages")
+        return self
+
+    def for_side(self, side: Side) -> tuple[str, ...]:
+        """Languages a speaker on `side` may use (the teller may also hear customers' languages)."""
+        if side is Side.TELLER:
+            return (self.teller,)
+        return tuple(dict.fromkeys((*self.customer, self.teller)))
+
+
+class AudioSource(_Frozen):
+    source: Literal["mic", "file", "none"] = "mic"
+    device: str = Field("", description="PortAudio device name or index; empty = system default")
+    file: Path | None = None
+    realtime: bool = True
+    channel: int = Field(0, ge=0, le=31)
+
+    @model_validator(mode="after")
+    def _file_needed(self) -> "AudioSource":
+        if self.source == "file" and self.file is None:
+            raise ValueError("source = 'file' needs file = PATH")
+        return self
+
+
+class AudioSection(_Frozen):
+    teller: AudioSource = AudioSource()
+    customer: AudioSource = AudioSource()
+    chunk_ms: Literal[32] = 32
+
+    def for_side(self, side: Side) -> AudioSource:
+        return self.teller if side is Side.TELLER else self.customer
+
+
+class VadSection(_Frozen):
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    min_speech_ms: int = Field(250, ge=32, le=5000)
+    end_silence_ms: int = Field(700, ge=100, le=5000)
+    max_utterance_s: float = Field(15.0, ge=2.0, le=29.0)
+    pad_ms: int = Field(300, ge=0, le=1000)
+
+
+class AsrSection(_Frozen):
+    model: str = "whisper-base"
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    compute_type: Literal["auto", "int8", "int8_float16", "int8_float32", "float16", "float32"] = "auto"
+    beam_size: int = Field(1, ge=1, le=10)
+    threads: int = Field(0, ge=0, le=64, description="0 = all cores")
+    min_context_s: float = Field(
+        30.0, ge=1.0, le=30.0, description="encoder window: 30 = full Whisper window; shorter = audio-context mode"
+    )
+
+
+class TranslationSection(_Frozen):
+    whisper_to_english: bool = True
+    models: tuple[str, ...] = ()
+
+
+class DisplaySection(_Frozen):
+    width: int = Field(1920, ge=320, le=7680)
+    height: int = Field(1080, ge=240, le=4320)
+    orientation: Literal["landscape", "portrait"] = "landscape"
+    customer_zone: Literal["left", "right", "top", "bottom"] = "left"
+    mirror_customer: bool = True
+    fullscreen: bool = False
+    fps: int = Field(60, ge=10, le=240)
+    font_scale: float = Field(1.0, ge=0.5, le=4.0)
+    font_dirs: tuple[Path, ...] = ()
+    history: int = Field(4, ge=1, le=12)
+
+
+class DevicesSection(_Frozen):
+    idcard_port: str = ""
+    nfc_port: str = ""
+    printer_port: str = ""
+
+
+class PrivacySection(_Frozen):
+    mask_id_numbers: bool = True
+    mask_names: bool = True
+    mask_phone_numbers: bool = True
+    mask_card_numbers: bool = True
+    shield_zone: tuple[float, float, float, float] | None = Field(
+        None, description="x, y, w, h as fractions of the panel; nothing is drawn there on the customer side"
+    )
+
+    @field_validator("shield_zone")
+    @classmethod
+    def _v_zone(cls, v: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+        if v is not None:
+            x, y, w, h = v
+            if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x and 0 < h <= 1 - y):
+                raise ValueError("shield_zone must lie inside the panel: 0 <= x, y < 1 and x+w, y+h <= 1")
+        return v
+
+
+class ModelsSection(_Frozen):
+    cache_dir: Path = Path("~/.cache/kiosk/models")
+
+    def resolved_cache(self) -> Path:
+        env = os.environ.get("KIOSK_MODEL_CACHE")
+        return Path(env).expanduser() if env else self.cache_dir.expanduser()
+
+
+class LoggingSection(_Frozen):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: Path | None = None
+
+
+class KioskConfig(_Frozen):
+    kiosk: KioskSection = KioskSection()
+    languages: LanguagesSection = LanguagesSection()
+    audio: AudioSection = AudioSection()
+    vad: VadSection = VadSection()
+    asr: AsrSection = AsrSection()
+    translation: TranslationSection = TranslationSection()
+    display: DisplaySection = DisplaySection()
+    devices: DevicesSection = DevicesSection()
+    privacy: PrivacySection = PrivacySection()
+    models: ModelsSection = ModelsSection()
+    logging: LoggingSection = LoggingSection()
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """The validated config plus, for each dotted key set by a file, which file set it."""
+
+    config: KioskConfig
+    files: tuple[Path, ...]
+    sources: dict[str, Path] = field(default_factory=dict)
+
+    def source_of(self, key: str) -> str:
+        return str(self.sources.get(key, "default"))
+
+
+# Keys whose relative paths are resolved against the directory of the file that set them.
+_PATH_KEYS = ("audio.teller.file", "audio.customer.file", "models.cache_dir", "logging.file")
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([f"{path}: cannot read: {e}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"{path}: TOML syntax error: {e}"]) from None
+    for key in _PATH_KEYS:
+        node: Any = data
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.get(p) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(parts[-1]), str):
+            raw = node[parts[-1]]
+            p = Path(raw).expanduser()
+            if raw and not p.is_absolute() and not raw.startswith("~"):
+                p = (path.parent / p).resolve()
+            node[parts[-1]] = str(p)
+    return data
+
+
+def _describe(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if kind in {"int_parsing", "float_parsing", "bool_parsing", "bool_type", "int_type", "float_type",
+                "string_type", "tuple_type", "list_type", "path_type"}:
+        return f"wrong type: {msg.lower()} (got {err.get('input')!r})"
+    return msg
+
+
+def load_config(files: list[Path] | tuple[Path, ...] = (), *, include_default: bool = True) -> LoadedConfig:
+    """Read `configs/default.toml` (unless told not to) and then `files`; later files win."""
+    paths = ([DEFAULT_CONFIG] if include_default else []) + [Path(f) for f in files]
+    merged: dict[str, Any] = {}
+    sources: dict[str, Path] = {}
+    problems: list[str] = []
+    for path in paths:
+        try:
+            data = _read_toml(path)
+        except ConfigError as e:
+            problems.extend(e.problems)
+            continue
+        merged = _merge(merged, data)
+        for key in _flatten(data):
+            sources[key] = path
+    if problems:
+        raise ConfigError(problems)
+    try:
+        config = KioskConfig.model_validate(merged)
+    except ValidationError as e:
+        for err in e.errors():
+            loc = [str(p) for p in err["loc"]]
+            key = ".".join(loc)
+            # A tuple index (e.g. languages.customer.2) belongs to its list key.
+            while loc and key not in sources and loc[-1].isdigit():
+                loc = loc[:-1]
+                key = ".".join(loc)
+            origin = sources.get(key)
+            if origin is None:  # a whole-table problem: name the last file that set a key under it
+                under = [f for k, f in sources.items() if k.startswith(key + ".")]
+                origin = under[-1] if under else (paths[-1] if paths else Path("<defaults>"))
+            problems.append(f"{origin}:{key}: {_describe(err)}")
+        raise ConfigError(problems) from None
+    return LoadedConfig(config=config, files=tuple(paths), sources=sources)
+
+
+def site_config_files(explicit: list[Path] | None) -> list[Path]:
+    """Override files in effect: --config FILE… if given, else configs/site.toml when it exists."""
+    if explicit:
+        return list(explicit)
+    site = PROJECT_ROOT / "configs" / "site.toml"
+    return [site] if site.exists() else []
+
+
+def effective_items(loaded: LoadedConfig) -> list[tuple[str, Any, str]]:
+    """(dotted key, value, source) for every leaf of the effective config, for `config show` and diagnostics."""
+    flat = _flatten(loaded.config.model_dump(mode="json"))
+    return [(k, v, loaded.source_of(k)) for k, v in flat.items()]

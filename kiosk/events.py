@@ -1,0 +1,169 @@
+"""Everything that flows through the kiosk, as frozen dataclasses with a type tag.
+
+Events never carry personal data in clear: card events hold masked fields and salted hashes only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from .config import Side
+from .errors import ErrorCode
+
+
+class EventType(StrEnum):
+    SPEECH_STARTED = "speech-started"
+    SPEECH_ENDED = "speech-ended"
+    PARTIAL_TRANSCRIPT = "partial-transcript"
+    FINAL_TRANSCRIPT = "final-transcript"
+    TRANSLATION = "translation"
+    CARD_READ = "card-read"
+    NFC_TAP = "nfc-tap"
+    TICKET_ISSUED = "ticket-issued"
+    DEVICE_STATE = "device-state"
+    ERROR = "error"
+    SOURCE_FINISHED = "source-finished"
+
+
+class TranslationPath(StrEnum):
+    """Which route produced a caption's translation (shown as a small marker on screen)."""
+
+    SAME_LANGUAGE = "same-language"
+    NMT = "nmt"
+    PIVOT = "pivot"
+    WHISPER = "whisper-st"
+    PHRASE_MEMORY = "phrase-memory"
+    NONE = "none"
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    type: ClassVar[EventType]
+    t: float = field(default_factory=_now)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"type": str(self.type)}
+        d.update({k: (str(v) if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()})
+        return d
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechStarted(Event):
+    type: ClassVar[EventType] = EventType.SPEECH_STARTED
+    side: Side
+    utterance_id: str
+    audio_t: float  # seconds into the side's stream
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechEnded(Event):
+    type: ClassVar[EventType] = EventType.SPEECH_ENDED
+    side: Side
+    utterance_id: str
+    audio_t: float
+    duration_s: float
+    reason: str  # silence | max-length | end-of-stream
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartialTranscript(Event):
+    type: ClassVar[EventType] = EventType.PARTIAL_TRANSCRIPT
+    side: Side
+    utterance_id: str
+    text: str
+    language: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinalTranscript(Event):
+    type: ClassVar[EventType] = EventType.FINAL_TRANSCRIPT
+    side: Side
+    utterance_id: str
+    text: str
+    language: str
+    language_probability: float
+    audio_s: float
+    asr_s: float
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Translation(Event):
+    type: ClassVar[EventType] = EventType.TRANSLATION
+    side: Side  # the speaker's side; the caption is for the other side
+    utterance_id: str
+    source_language: str
+    target_language: str
+    source_text: str
+    text: str | None  # None when no path could translate: the screen says so
+    path: TranslationPath
+    mt_s: float = 0.0
+    note: str = ""  # e.g. "no model for ja→zh: kiosk models add DIR"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardRead(Event):
+    type: ClassVar[EventType] = EventType.CARD_READ
+    card_type: str
+    masked_name: str
+    masked_id: str
+    id_hash: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NfcTap(Event):
+    type: ClassVar[EventType] = EventType.NFC_TAP
+    uid_hash: str
+    kind: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketIssued(Event):
+    type: ClassVar[EventType] = EventType.TICKET_ISSUED
+    number: str
+    business: str
+    language: str
+    elderly: bool = False
+    waiting_ahead: int = 0
+    estimated_wait_min: float = 0.0
+
+
+class DeviceStatus(StrEnum):
+    OK = "ok"
+    MISSING = "missing"
+    DISCONNECTED = "disconnected"
+    RECOVERING = "recovering"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceState(Event):
+    type: ClassVar[EventType] = EventType.DEVICE_STATE
+    device: str
+    status: DeviceStatus
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorEvent(Event):
+    type: ClassVar[EventType] = EventType.ERROR
+    stage: str
+    code: ErrorCode
+    message: str
+    side: Side | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceFinished(Event):
+    """A side's audio source reached its end (files) or was closed."""
+
+    type: ClassVar[EventType] = EventType.SOURCE_FINISHED
+    side: Side

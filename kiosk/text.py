@@ -1,0 +1,179 @@
+"""Text for every language: script detection, per-script font fallback, line breaking and right-to-left order.
+
+Line breaking is pure (takes a `measure(str) -> width` function) so it tests without pygame:
+CJK breaks between characters with kinsoku rules, other scripts at spaces, and a word wider than the line is
+split as a last resort. Right-to-left lines are wrapped in logical order first, then shaped and reordered.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import unicodedata
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .errors import ErrorCode, KioskError
+
+log = logging.getLogger(__name__)
+
+# Kinsoku: characters that must not start a line / must not end a line.
+NO_LINE_START = set("、。，．・：；？！‐ー〜）」』】〕〉》｝〙〗〟’”%％,.!?:;)]}…—ゝゞヽヾぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ")
+NO_LINE_END = set("（「『【〔〈《｛〘〖〝‘“([{$＄￥¥")
+
+
+def script_of(ch: str) -> str:
+    """Coarse script class of one character: cjk | arabic | hebrew | thai | devanagari | latin (default)."""
+    o = ord(ch)
+    if (
+        0x1100 <= o <= 0x11FF or 0x2E80 <= o <= 0x9FFF or 0xA960 <= o <= 0xA97F or 0xAC00 <= o <= 0xD7FF
+        or 0xF900 <= o <= 0xFAFF or 0xFE30 <= o <= 0xFE4F or 0xFF00 <= o <= 0xFFEF or 0x20000 <= o <= 0x3FFFF
+    ):
+        return "cjk"
+    if 0x0600 <= o <= 0x06FF or 0x0750 <= o <= 0x077F or 0x08A0 <= o <= 0x08FF or 0xFB50 <= o <= 0xFDFF or 0xFE70 <= o <= 0xFEFF:
+        return "arabic"
+    if 0x0590 <= o <= 0x05FF or 0xFB1D <= o <= 0xFB4F:
+        return "hebrew"
+    if 0x0E00 <= o <= 0x0E7F:
+        return "thai"
+    if 0x0900 <= o <= 0x097F:
+        return "devanagari"
+    return "latin"
+
+
+def is_rtl(text: str) -> bool:
+    """True when the first strong character is right-to-left."""
+    for ch in text:
+        bidi = unicodedata.bidirectional(ch)
+        if bidi in ("R", "AL"):
+            return True
+        if bidi == "L":
+            return False
+    return False
+
+
+def _breakable_cjk(ch: str) -> bool:
+    return script_of(ch) == "cjk" or ch in "ー"
+
+
+def tokens_for_wrapping(text: str) -> list[str]:
+    """Split into unbreakable pieces: CJK characters stand alone, other words stay whole with their trailing space.
+
+    Kinsoku: closing punctuation sticks to the piece before it, opening punctuation to the piece after it."""
+    raw: list[str] = []
+    word = ""
+    for ch in text:
+        if ch == " ":
+            raw.append(word + " ")
+            word = ""
+        elif _breakable_cjk(ch):
+            if word:
+                raw.append(word)
+                word = ""
+            raw.append(ch)
+        else:
+            word += ch
+    if word:
+        raw.append(word)
+    out: list[str] = []
+    carry = ""
+    for piece in raw:
+        if piece.strip() and piece[0] in NO_LINE_START and out:
+            out[-1] += piece
+            continue
+        piece = carry + piece
+        carry = ""
+        if piece.strip() and piece.rstrip()[-1] in NO_LINE_END and len(piece.rstrip()) == 1:
+            carry = piece
+            continue
+        out.append(piece)
+    if carry:
+        out.append(carry)
+    return out
+
+
+def wrap(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
+    """Greedy line breaking by script; never returns a line wider than `width` unless one character is."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for piece in tokens_for_wrapping(paragraph):
+            if line and measure((line + piece).rstrip()) > width:
+                lines.append(line.rstrip())
+                line = ""
+            if not line:
+                piece = piece.lstrip()
+            if not line and measure(piece.rstrip()) > width:
+                for ch in piece:  # a word wider than the line: split it by characters, as a last resort
+                    if line and measure((line + ch).rstrip()) > width:
+                        lines.append(line.rstrip())
+                        line = ""
+                    line += ch
+            else:
+                line += piece
+        if line.strip():
+            lines.append(line.rstrip())
+    return lines or [""]
+
+
+def visual_order(line: str) -> str:
+    """One wrapped line in logical order → shaped glyph order for a left-to-right renderer (Arabic, Hebrew)."""
+    if not any(script_of(c) in ("arabic", "hebrew") for c in line):
+        return line
+    import arabic_reshaper
+    from bidi import get_display
+
+    return get_display(arabic_reshaper.reshape(line))
+
+
+# ---- font discovery ------------------------------------------------------------------------------------------
+
+FONT_FILES = {
+    "latin": ("NotoSans-Regular.ttf",),
+    "cjk": ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", "NotoSansSC-Regular.otf"),
+    "arabic": ("NotoSansArabic-Regular.ttf", "NotoNaskhArabic-Regular.ttf"),
+    "hebrew": ("NotoSansHebrew-Regular.ttf",),
+    "thai": ("NotoSansThai-Regular.ttf",),
+    "devanagari": ("NotoSansDevanagari-Regular.ttf",),
+}
+# CJK face per language inside the .ttc collection, chosen by the face's name.
+CJK_REGION = {"zh": "SC", "yue": "HK", "ja": "JP", "ko": "KR"}
+
+DEFAULT_FONT_DIRS = (
+    Path("/usr/share/fonts"),
+    Path("/usr/local/share/fonts"),
+    Path.home() / ".local/share/fonts",
+    Path.home() / ".fonts",
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _index_fonts(dirs: tuple[Path, ...]) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for d in dirs:
+        if not d.is_dir():
+            continue
+        for root, _subdirs, files in os.walk(d):
+            for f in files:
+                found.setdefault(f, Path(root) / f)
+    return found
+
+
+def find_fonts(extra_dirs: Iterable[Path] = ()) -> dict[str, Path]:
+    """script → font file, searching configured directories first, then the system's."""
+    index = _index_fonts(tuple(Path(p).expanduser() for p in extra_dirs) + DEFAULT_FONT_DIRS)
+    out: dict[str, Path] = {}
+    for script, names in FONT_FILES.items():
+        for n in names:
+            if n in index:
+                out[script] = index[n]
+                break
+    if "latin" not in out or "cjk" not in out:
+        missing = [s for s in ("latin", "cjk") if s not in out]
+        raise KioskError(
+            ErrorCode.FONT_MISSING,
+            f"Noto fonts not found for {', '.join(missing)} (searched display.font_dirs and /usr/share/fonts)",
+            hint="install fonts-noto-core and fonts-noto-cjk (`make setup`)",
+        )
+    return out
