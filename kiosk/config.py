@@ -303,7 +303,7 @@ def load_config(files: list[Path] | tuple[Path, ...] = (), *, include_default: b
             origin = sources.get(key)
             if origin is None:  # a whole-table problem: name the last file that set a key under it
                 under = [f for k, f in sources.items() if k.startswith(key + ".")]
-                origin = under[-1] if under else (paths[-1] if paths else Path("<defaults>"))
+                origin = max(under, key=paths.index) if under else (paths[-1] if paths else Path("<defaults>"))
             problems.append(f"{origin}:{key}: {_describe(err)}")
         raise ConfigError(problems) from None
     return LoadedConfig(config=config, files=tuple(paths), sources=sources)

@@ -27,7 +27,6 @@ fi
 stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing Python packages (pinned in pyproject.toml)"
-  "$VENV/bin/pip" install -q --upgrade pip==25.3
   "$VENV/bin/pip" install -q -e ".[models,dev]"
   touch "$stamp"
 fi

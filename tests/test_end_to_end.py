@@ -1,0 +1,103 @@
+"""The demo pipeline on recorded clips: audio file → VAD → Whisper → translation → events → rendered frames."""
+
+import asyncio
+import io
+
+import numpy as np
+import pygame
+import pytest
+import soundfile as sf
+
+from kiosk.app import KioskApp
+from kiosk.config import Side, load_config
+from kiosk.errors import ErrorCode
+from kiosk.events import ErrorEvent, FinalTranscript, SpeechEnded, SpeechStarted, Translation, TranslationPath
+
+from .conftest import espeak_wav
+from .test_asr import wer
+from .test_display import arr, find_line, line_image
+
+TELLER_LINE = "Please show me your ID card."
+
+
+def make_config(tmp_path, teller_wav, customer: str = 'source = "none"', extra: str = ""):
+    site = tmp_path / "site.toml"
+    site.write_text(
+        f"""
+[languages]
+teller = "en"
+customer = ["ja", "en"]
+customer_default = "ja"
+[audio.teller]
+source = "file"
+file = "{teller_wav}"
+realtime = false
+[audio.customer]
+{customer}
+[display]
+width = 1280
+height = 720
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return load_config([site]).config
+
+
+@pytest.fixture(scope="module")
+def teller_wav(tmp_path_factory):
+    d = tmp_path_factory.mktemp("e2e")
+    speech = espeak_wav(d / "line.wav", TELLER_LINE)
+    audio, sr = sf.read(str(speech), dtype="float32")
+    gap = np.zeros(sr, np.float32)
+    out = d / "teller.wav"
+    sf.write(str(out), np.concatenate([gap, audio, gap, gap]), sr)
+    return out
+
+
+@pytest.mark.slow
+def test_recorded_clip_gives_final_transcript_and_a_frame_showing_it(tmp_path, teller_wav, whisper):
+    cfg = make_config(tmp_path, teller_wav)
+    out = io.StringIO()
+    kiosk = KioskApp(cfg, screenshot_dir=tmp_path / "shots", exit_when_done=True, out=out,
+                     transcriber_factory=lambda: whisper)
+    assert asyncio.run(asyncio.wait_for(kiosk.run(), 120)) == 0
+    kinds = [type(e) for e in kiosk.events]
+    assert kinds.index(SpeechStarted) < kinds.index(SpeechEnded) < kinds.index(FinalTranscript) < kinds.index(Translation)
+    final = next(e for e in kiosk.events if isinstance(e, FinalTranscript))
+    assert final.side is Side.TELLER and final.language == "en"
+    assert wer(TELLER_LINE, final.text) <= 0.3, final.text
+    tr = next(e for e in kiosk.events if isinstance(e, Translation))
+    # no en→ja model is provisioned: the screen says so instead of inventing a translation
+    assert tr.text is None and tr.path is TranslationPath.NONE and "en→ja" in tr.note
+    assert "final [en" in out.getvalue()
+    # the last screenshot shows the transcript, mirrored, in the customer's zone
+    shot = pygame.image.load(str(kiosk.screenshots[-1]))
+    frame = arr(shot)
+    from kiosk.display import Renderer
+
+    r = Renderer(cfg.display, cfg.privacy)
+    zone = r.zones()[Side.CUSTOMER]
+    customer = frame[zone.top : zone.bottom, zone.left : zone.right][:, ::-1]  # un-mirror
+    line = line_image(r, f"[EN] {final.text}", r._px(52), (240, 240, 240), "en")
+    assert find_line(customer, line, r._px(36)) is not None
+    assert {p.name for p in kiosk.screenshots} >= {"000-attract.png", "999-final.png"}
+
+
+def test_missing_model_is_reported_with_the_fix(tmp_path, teller_wav, monkeypatch):
+    monkeypatch.setenv("KIOSK_MODEL_CACHE", str(tmp_path / "empty-cache"))
+    cfg = make_config(tmp_path, teller_wav)
+    kiosk = KioskApp(cfg, exit_when_done=True, out=io.StringIO())
+    assert asyncio.run(asyncio.wait_for(kiosk.run(), 60)) == 2
+    err = next(e for e in kiosk.events if isinstance(e, ErrorEvent))
+    assert err.code is ErrorCode.MODEL_MISSING and "kiosk models install whisper-base" in err.message
+    assert any("kiosk models install" in n for n in kiosk.scene.notices.values())
+
+
+def test_missing_audio_file_names_the_config_key(tmp_path, teller_wav, whisper):
+    cfg = make_config(tmp_path, teller_wav, customer=f'source = "file"\nfile = "{tmp_path}/nope.wav"')
+    kiosk = KioskApp(cfg, exit_when_done=True, out=io.StringIO(), transcriber_factory=lambda: whisper)
+    assert asyncio.run(asyncio.wait_for(kiosk.run(), 120)) == 0
+    errs = [e for e in kiosk.events if isinstance(e, ErrorEvent)]
+    assert errs[0].code is ErrorCode.AUDIO_FILE and errs[0].message.startswith("audio.customer.file:")
+    assert any(isinstance(e, FinalTranscript) for e in kiosk.events)  # the teller side kept working

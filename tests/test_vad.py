@@ -1,0 +1,114 @@
+"""The segmenter is pure: driven by synthetic audio and made-up probabilities, no model, no clock."""
+
+import numpy as np
+import pytest
+
+from kiosk.audio import FrameChunker
+from kiosk.vad import FRAME, SAMPLE_RATE, Segmenter, SegmenterParams, SegmentKind, SileroScorer
+
+FRAME_S = FRAME / SAMPLE_RATE
+
+
+def run(probs, params=SegmenterParams(), value_of=lambda i: float(i)):
+    seg = Segmenter(params)
+    events = []
+    for i, p in enumerate(probs):
+        chunk = np.full(FRAME, value_of(i), np.float32)
+        for ev in seg.feed(chunk, p):
+            events.append((i, ev))
+    for ev in seg.flush():
+        events.append((len(probs), ev))
+    return events
+
+
+def frames(seconds):
+    return int(round(seconds / FRAME_S))
+
+
+def test_silence_produces_nothing():
+    assert run([0.01] * frames(5)) == []
+
+
+def test_one_utterance_with_padding_and_end_after_silence():
+    p = SegmenterParams(end_silence_s=0.5, pad_s=0.256, min_speech_s=0.25)
+    probs = [0.0] * 20 + [0.9] * 30 + [0.0] * 40
+    events = run(probs, p)
+    kinds = [e.kind for _, e in events]
+    assert kinds == [SegmentKind.START, SegmentKind.END]
+    (i_start, start), (i_end, end) = events
+    assert start.t == pytest.approx(20 * FRAME_S)
+    assert end.reason == "silence"
+    # ends once 0.5 s of silence has passed
+    assert i_end == 30 + 20 + frames(0.5) - 1
+    # audio: 8 frames of pre-roll (0.256 s), all speech, 8 frames of trailing pad
+    values = end.audio[::FRAME]
+    assert values[0] == 12 and values[8] == 20
+    assert len(end.audio) == (8 + 30 + 8) * FRAME
+    assert end.t == pytest.approx((50 + 8) * FRAME_S)
+
+
+def test_short_blip_is_ignored():
+    p = SegmenterParams(min_speech_s=0.25, end_silence_s=0.3)
+    probs = [0.0] * 10 + [0.9] * 3 + [0.0] * 40  # 96 ms of "speech"
+    assert run(probs, p) == []
+
+
+def test_hysteresis_keeps_speech_through_mid_probabilities():
+    p = SegmenterParams(threshold=0.5, end_silence_s=0.3)
+    probs = [0.9] * 20 + [0.4] * 30 + [0.9] * 10 + [0.0] * 20  # 0.4 ≥ neg threshold 0.35: not silence
+    events = run(probs, p)
+    assert [e.kind for _, e in events] == [SegmentKind.START, SegmentKind.END]
+
+
+def test_max_length_splits_long_speech():
+    p = SegmenterParams(max_utterance_s=2.0, end_silence_s=0.5)
+    events = run([0.9] * frames(5) + [0.0] * frames(1), p)
+    ends = [e for _, e in events if e.kind is SegmentKind.END]
+    assert [e.reason for e in ends] == ["max-length", "max-length", "silence"]
+    assert all(len(e.audio) / SAMPLE_RATE <= 2.0 + 0.3 + FRAME_S for e in ends)
+
+
+def test_end_of_stream_flushes_open_utterance():
+    events = run([0.9] * 30)
+    assert [e.kind for _, e in events] == [SegmentKind.START, SegmentKind.END]
+    assert events[-1][1].reason == "end-of-stream"
+
+
+def test_chunker_keeps_remainder():
+    c = FrameChunker(4)
+    assert [list(f) for f in c.push(np.arange(6, dtype=np.float32))] == [[0, 1, 2, 3]]
+    assert [list(f) for f in c.push(np.arange(6, 9, dtype=np.float32))] == [[4, 5, 6, 7]]
+    assert [list(f) for f in c.flush()] == [[8, 0, 0, 0]]
+
+
+def _score(scorer, audio):
+    scorer.reset()
+    return [scorer(audio[i : i + FRAME]) for i in range(0, len(audio) - FRAME + 1, FRAME)]
+
+
+def test_silero_scores_speech_high_and_silence_tone_noise_low(english_audio):
+    scorer = SileroScorer()
+    rng = np.random.default_rng(0)
+    t = np.arange(SAMPLE_RATE * 2) / SAMPLE_RATE
+    speech = _score(scorer, english_audio)
+    silence = _score(scorer, np.zeros(SAMPLE_RATE * 2, np.float32))
+    tone = _score(scorer, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
+    noise = _score(scorer, (0.05 * rng.standard_normal(SAMPLE_RATE * 2)).astype(np.float32))
+    assert np.mean(np.array(speech) > 0.5) > 0.5
+    assert max(silence) < 0.2
+    assert np.mean(np.array(tone) > 0.5) < 0.1
+    assert np.mean(np.array(noise) > 0.5) < 0.1
+
+
+def test_silero_plus_segmenter_finds_the_sentence(english_audio):
+    scorer = SileroScorer()
+    gap = np.zeros(SAMPLE_RATE, np.float32)
+    audio = np.concatenate([gap, english_audio, gap, gap])
+    seg = Segmenter(SegmenterParams(end_silence_s=0.7))
+    ends = []
+    for i in range(0, len(audio) - FRAME + 1, FRAME):
+        f = audio[i : i + FRAME]
+        ends += [e for e in seg.feed(f, scorer(f)) if e.kind is SegmentKind.END]
+    assert len(ends) == 1
+    dur = len(ends[0].audio) / SAMPLE_RATE
+    assert len(english_audio) / SAMPLE_RATE - 1.0 < dur < len(english_audio) / SAMPLE_RATE + 1.0
