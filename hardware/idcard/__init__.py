@@ -1,0 +1,1 @@
+"""Second-generation ID-card security module (SAM), GA/T 467 framing."""

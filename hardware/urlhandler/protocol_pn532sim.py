@@ -1,0 +1,5 @@
+from ._emulated import EmulatedSerial
+
+
+class Serial(EmulatedSerial):
+    kind = "pn532sim"
