@@ -104,6 +104,9 @@ class PollingService(Generic[D]):
                     self._stop.wait(self.interval)
             except (DeviceGone, serial.SerialException, OSError) as e:
                 self._set(State.DISCONNECTED, str(e)[:80])
+            except Exception as e:  # never let the device thread die: report, reopen, go on
+                log.exception("%s: unexpected error", self.name)
+                self._set(State.DISCONNECTED, type(e).__name__)
             finally:
                 try:
                     self._close(driver)

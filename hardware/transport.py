@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import termios
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from collections import deque
+from typing import Generic, Protocol, TypeVar
 
 import serial
 import serial.tools.list_ports
@@ -37,31 +39,47 @@ def write(port: serial.SerialBase, data: bytes) -> None:
         raise DeviceGone(f"write failed: {e}") from None
 
 
-def read_until(
-    port: serial.SerialBase,
-    parser: "Parser[T]",
-    want: Callable[[T], bool],
-    timeout: float,
-    clock: Callable[[], float] = time.monotonic,
-) -> T:
-    """Read and parse until a frame satisfying `want` arrives. Frames that don't match are skipped; a frame
-    error is raised only if nothing valid arrives before the deadline (the parser has resynchronised meanwhile)."""
-    deadline = clock() + timeout
-    last_error: FrameError | None = None
-    while True:
+class FrameStream(Generic[T]):
+    """Frames parsed from a port, in order. Items parsed beyond the one asked for wait for the next call,
+    so an ACK and the response that arrive in one read are both seen."""
+
+    def __init__(self, port: serial.SerialBase, parser: "Parser[T]", clock: Callable[[], float] = time.monotonic):
+        self.port = port
+        self.parser = parser
+        self._clock = clock
+        self._pending: deque[T | FrameError] = deque()
+
+    def reset(self, parser: "Parser[T]") -> None:
+        """Drop stale input before a new command."""
         try:
-            chunk = port.read(max(1, port.in_waiting))
-        except (serial.SerialException, OSError, TypeError, AttributeError) as e:
-            raise DeviceGone(f"read failed: {e}") from None
-        for item in parser.feed(chunk) if chunk else ():
-            if isinstance(item, FrameError):
-                last_error = item
-            elif want(item):
-                return item
-        if clock() >= deadline:
-            if last_error is not None:
-                raise last_error
-            raise DeviceTimeout(f"no answer within {timeout:.2f}s")
+            self.port.reset_input_buffer()
+        except (serial.SerialException, OSError, termios.error) as e:
+            raise DeviceGone(f"port failed: {e}") from None
+        self.parser = parser
+        self._pending.clear()
+
+    def next(self, want: Callable[[T], bool], timeout: float) -> T:
+        """The next frame satisfying `want`. Frames that don't match are skipped; a frame error is raised
+        only if nothing valid arrives before the deadline (the parser has resynchronised meanwhile)."""
+        deadline = self._clock() + timeout
+        last_error: FrameError | None = None
+        while True:
+            while self._pending:
+                item = self._pending.popleft()
+                if isinstance(item, FrameError):
+                    last_error = item
+                elif want(item):
+                    return item
+            if self._clock() >= deadline:
+                if last_error is not None:
+                    raise last_error
+                raise DeviceTimeout(f"no answer within {timeout:.2f}s")
+            try:
+                chunk = self.port.read(max(1, self.port.in_waiting))
+            except (serial.SerialException, OSError, TypeError, AttributeError) as e:
+                raise DeviceGone(f"read failed: {e}") from None
+            if chunk:
+                self._pending.extend(self.parser.feed(chunk))
 
 
 @dataclass(frozen=True)

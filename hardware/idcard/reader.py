@@ -10,7 +10,7 @@ import serial
 
 from ..errors import HardwareError, LengthError, StatusError, UnknownStatusError
 from ..service import PollingService, State
-from ..transport import open_port, read_until, write
+from ..transport import FrameStream, open_port, write
 from . import protocol as P
 from .frames import FrameParser, RawFrame, Response, encode_request
 from .textblock import IdCard, parse_text
@@ -45,7 +45,7 @@ class IdCardReader:
     def __init__(self, port: serial.SerialBase, timeout: float = 1.0) -> None:
         self.port = port
         self.timeout = timeout
-        self._parser = FrameParser(min_body=3)
+        self._stream: FrameStream[RawFrame] = FrameStream(port, FrameParser(min_body=3))
 
     @classmethod
     def open(cls, url: str, baudrate: int = 115200, timeout: float = 1.0) -> "IdCardReader":
@@ -58,14 +58,9 @@ class IdCardReader:
             pass
 
     def transact(self, command: tuple[int, int], data: bytes = b"", timeout: float | None = None) -> Response:
-        try:
-            self.port.reset_input_buffer()
-        except (serial.SerialException, OSError):
-            pass
-        self._parser = FrameParser(min_body=3)
+        self._stream.reset(FrameParser(min_body=3))
         write(self.port, encode_request(command[0], command[1], data))
-        raw: RawFrame = read_until(self.port, self._parser, lambda f: True, timeout or self.timeout)
-        return Response.from_raw(raw)
+        return Response.from_raw(self._stream.next(lambda f: True, timeout or self.timeout))
 
     # ---- commands -----------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -176,7 +171,7 @@ class IdCardService(PollingService[IdCardReader]):
         url = self._url() if callable(self._url) else self._url
         reader = IdCardReader.open(url, self._baud)
         reader.status()
-        self._presence = CardPresence()
+        # presence survives a reconnect: a card still lying on the reader after a USB glitch is not re-read
         return reader
 
     def _poll_once(self, reader: IdCardReader) -> None:

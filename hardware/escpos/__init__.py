@@ -1,0 +1,1 @@
+"""ESC/POS queue-ticket printer."""

@@ -1,0 +1,1 @@
+"""NXP PN532 NFC reader over HSU (UART)."""
