@@ -31,7 +31,10 @@ LABELS = {
 
 def _text(p, s: str, chinese: bool) -> None:
     if chinese and any(ord(c) > 0x7F for c in s):
-        p._raw(FS_CHINESE_ON + s.encode("gb18030") + FS_CHINESE_OFF)
+        body = s.rstrip("\n")
+        p._raw(FS_CHINESE_ON + body.encode("gb18030") + FS_CHINESE_OFF)
+        if len(body) < len(s):
+            p.text(s[len(body) :])
     else:
         p.text(s)
 

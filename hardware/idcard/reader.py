@@ -185,4 +185,7 @@ class IdCardService(PollingService[IdCardReader]):
             self._presence.present = False  # let the next poll try again
             self._on_error(f"0x{e.code:02X}")
             return
+        except BaseException:
+            self._presence.present = False  # unplugged mid-read: read the card again once it is back
+            raise
         self._on_card(data)
