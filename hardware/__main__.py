@@ -13,21 +13,8 @@ import sys
 import time
 
 from . import transport
+from .idcard.emulator import specimen_card
 from .errors import HardwareError
-
-DEMO_ID_17 = "11010519491231002"  # the public specimen number of GB 11643, not a real person
-
-
-def _demo_card():
-    from .idcard.emulator import EmulatedCard
-    from .idcard.textblock import check_digit
-
-    return EmulatedCard({
-        "name": "测试样例", "sex": "2", "nation": "01", "birth": "19491231", "address": "北京市示范区样例路1号",
-        "number": DEMO_ID_17 + check_digit(DEMO_ID_17), "authority": "示范公安局", "valid_from": "20200101",
-        "valid_to": "长期",
-    })
-
 
 def emulate(kind: str) -> int:
     from .pty import PtyHost
@@ -46,7 +33,7 @@ def emulate(kind: str) -> int:
         for line in sys.stdin:
             cmd, *args = line.split() or [""]
             if cmd == "place" and kind == "idcard":
-                emu.place(_demo_card())
+                emu.place(specimen_card())
             elif cmd == "remove" and kind == "idcard":
                 emu.remove()
             elif cmd == "tap" and kind == "nfc":

@@ -15,7 +15,10 @@ from .bus import EventBus
 from .config import KioskConfig, Side
 from .errors import KioskError
 from .events import (
+    CardRead,
+    DeviceState,
     ErrorEvent,
+    NfcTap,
     Event,
     FinalTranscript,
     SourceFinished,
@@ -44,6 +47,12 @@ def format_event(ev: Event, t0: float) -> str | None:
         return f"{t} {ev.side:<8} translation {ev.source_language}→{ev.target_language} [{ev.path}] {body}"
     if isinstance(ev, ErrorEvent):
         return f"{t} {'error':<8} {ev.stage} {ev.code}: {ev.message}"
+    if isinstance(ev, DeviceState):
+        return f"{t} {'device':<8} {ev.device} {ev.status}" + (f" ({ev.detail})" if ev.detail else "")
+    if isinstance(ev, CardRead):
+        return f"{t} {'device':<8} ID card read: {ev.card_type} {ev.masked_name} {ev.masked_id}"
+    if isinstance(ev, NfcTap):
+        return f"{t} {'device':<8} NFC tap: {ev.kind} uid#{ev.uid_hash[:8]}"
     if isinstance(ev, SourceFinished):
         return f"{t} {ev.side:<8} audio source finished"
     return None
@@ -59,6 +68,7 @@ class KioskApp:
         speed: float = 1.0,
         out: TextIO = sys.stdout,
         transcriber_factory: Callable[[], object] | None = None,
+        script: list[tuple[float, Callable[[], None]]] = (),
     ) -> None:
         self.cfg = cfg
         self.screenshot_dir = screenshot_dir
@@ -72,6 +82,7 @@ class KioskApp:
         self._transcriber_factory = transcriber_factory
         self._t0 = time.monotonic()
         self._shot_pending: str | None = None
+        self.script = list(script)  # (seconds after start, action): the demo's card placements
 
     # ---- construction of the heavy parts -------------------------------------------------------------------
     def _load_transcriber(self):
@@ -103,7 +114,7 @@ class KioskApp:
         line = format_event(ev, self._t0)
         if line:
             print(line, file=self.out, flush=True)
-        if isinstance(ev, (Translation, ErrorEvent)):
+        if isinstance(ev, (Translation, ErrorEvent, CardRead)):
             self._shot_pending = f"{len(self.screenshots) + 1:03d}-{ev.type}"
 
     def _maybe_screenshot(self, display) -> None:
@@ -147,6 +158,13 @@ class KioskApp:
                 display.close()
                 return 2
 
+        from .devices import DeviceHub
+
+        hub = DeviceHub(self.cfg, self.bus)
+        hub.start()
+        for delay, action in self.script:
+            loop.call_later(delay / self.speed, action)
+
         pipeline = SpeechPipeline(self.cfg, self.bus, transcriber, self._router(transcriber), SileroScorer,
                                   conversation=None)
         tasks: list[asyncio.Task] = []
@@ -174,6 +192,8 @@ class KioskApp:
         watcher.cancel()
         await asyncio.gather(*tasks, watcher, return_exceptions=True)
         await render
+        await asyncio.to_thread(hub.stop)
+        await asyncio.sleep(0)  # deliver the devices' last state events
         display.draw()
         self._maybe_screenshot(display)
         if self.screenshot_dir is not None:

@@ -101,7 +101,7 @@ class WhisperEngine(Transcriber):
     def warmup(self) -> float:
         """One decode of a short silence so the first customer does not pay for lazy initialisation."""
         t0 = time.perf_counter()
-        self.transcribe(np.zeros(SAMPLE_RATE, np.float32), ["en"], language="en")
+        self.transcribe(np.zeros(SAMPLE_RATE, np.float32), ["en", "zh"])  # exercises detection and decoding
         return time.perf_counter() - t0
 
     def _tokenizer(self, task: str, language: str):

@@ -187,8 +187,10 @@ def run(
     loaded = _load(config if not demo else (config or []), extra)
     cfg = loaded.config
     setup_logging(cfg.logging.level, cfg.logging.file)
+    from .demo import demo_script
+
     kiosk = KioskApp(cfg, screenshot_dir=screenshot_dir, exit_when_done=demo if exit_when_done is None else exit_when_done,
-                     speed=speed)
+                     speed=speed, script=demo_script(cfg) if demo else [])
     try:
         code = asyncio.run(kiosk.run())
     except KioskError as e:

@@ -147,12 +147,16 @@ class DisplaySection(_Frozen):
 
 
 class DevicesSection(_Frozen):
-    idcard_port: str = ""
+    idcard_port: str = Field("", description="pyserial URL or device path; '' = not fitted")
+    idcard_baud: int = Field(115200, ge=1200, le=921600)
     nfc_port: str = ""
+    nfc_baud: int = Field(115200, ge=1200, le=921600)
     printer_port: str = ""
+    printer_baud: int = Field(115200, ge=1200, le=921600)
 
 
 class PrivacySection(_Frozen):
+    salt_file: Path = Path("~/.local/share/kiosk/salt")  # per-kiosk secret for hashing ID numbers and tag UIDs
     mask_id_numbers: bool = True
     mask_names: bool = True
     mask_phone_numbers: bool = True
@@ -211,7 +215,7 @@ class LoadedConfig:
 
 
 # Keys whose relative paths are resolved against the directory of the file that set them.
-_PATH_KEYS = ("audio.teller.file", "audio.customer.file", "models.cache_dir", "logging.file")
+_PATH_KEYS = ("audio.teller.file", "audio.customer.file", "models.cache_dir", "logging.file", "privacy.salt_file")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -137,6 +137,7 @@ class TicketIssued(Event):
 
 
 class DeviceStatus(StrEnum):
+    CONNECTING = "connecting"
     OK = "ok"
     MISSING = "missing"
     DISCONNECTED = "disconnected"

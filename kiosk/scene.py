@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from .config import Side
 from .events import (
+    CardRead,
     DeviceState,
     DeviceStatus,
     ErrorEvent,
@@ -86,10 +87,12 @@ class SceneState:
                 self.notices.pop(key, None)
         elif isinstance(ev, DeviceState):
             key = f"device:{ev.device}"
-            if ev.status is DeviceStatus.OK:
+            if ev.status in (DeviceStatus.OK, DeviceStatus.CONNECTING):
                 self.notices.pop(key, None)
             else:
                 self.notices[key] = f"{ev.device}: {ev.status}" + (f" — {ev.detail}" if ev.detail else "")
+        elif isinstance(ev, CardRead):
+            self.notices["card"] = f"ID card read: {ev.masked_name} {ev.masked_id}"
         elif isinstance(ev, ErrorEvent):
             self.notices[f"error:{ev.stage}"] = f"{ev.stage}: {ev.message}"
         else:

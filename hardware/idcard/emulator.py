@@ -8,7 +8,7 @@ from ..emulator import Emulator
 from ..errors import ChecksumError, FrameError
 from . import protocol as P
 from .frames import FrameParser, Request, encode_response
-from .textblock import CardType, build_text
+from .textblock import CardType, build_text, check_digit
 
 EMULATED_MODULE_ID = bytes.fromhex("05112233445566778899AABBCCDDEEFF")
 
@@ -93,3 +93,15 @@ class IdCardEmulator(Emulator):
             raw = self.card.new_address.encode("utf-16-le")[:70]
             return encode_response(P.Sw3.SUCCESS, raw + " ".encode("utf-16-le") * ((70 - len(raw)) // 2))
         return encode_response(P.Sw3.UNKNOWN_COMMAND)
+
+
+SPECIMEN_17 = "11010519491231002"  # the published specimen number of GB 11643, not a real person
+
+
+def specimen_card() -> EmulatedCard:
+    """A resident card with specimen data, for demos and tests."""
+    return EmulatedCard({
+        "name": "测试样例", "sex": "2", "nation": "01", "birth": "19491231", "address": "北京市示范区样例路1号",
+        "number": SPECIMEN_17 + check_digit(SPECIMEN_17), "authority": "示范公安局", "valid_from": "20200101",
+        "valid_to": "长期",
+    })

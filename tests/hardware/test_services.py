@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hardware.__main__ import _demo_card
 from hardware.emulator import forget_emulator, get_emulator
 from hardware.idcard import protocol as P
-from hardware.idcard.emulator import IdCardEmulator
+from hardware.idcard.emulator import IdCardEmulator, specimen_card
 from hardware.idcard.reader import IdCardService, probe_baud
 from hardware.pn532.emulator import EmulatedTag, Pn532Emulator
 from hardware.pn532.reader import NfcService
@@ -60,7 +59,7 @@ def test_card_placed_gives_exactly_one_result(idcard_pty, caplog):
     svc = IdCardService(lambda: host.path, rec.item, on_state=rec.state, interval=0.02).start()
     try:
         rec.wait(lambda: State.OK in rec.states)
-        emu.place(_demo_card())
+        emu.place(specimen_card())
         rec.wait(lambda: len(rec.items) == 1)
         # many more polls with the card lying there: still one result
         n = len(emu.commands)
@@ -71,7 +70,7 @@ def test_card_placed_gives_exactly_one_result(idcard_pty, caplog):
         m = emu.commands.count(P.FIND_CARD)
         with emu.changed:  # the card stays away for a few polls (debouncing needs two empty polls)
             assert emu.changed.wait_for(lambda: emu.commands.count(P.FIND_CARD) >= m + 4, 5)
-        emu.place(_demo_card())
+        emu.place(specimen_card())
         rec.wait(lambda: len(rec.items) == 2)
     finally:
         svc.stop()
@@ -90,7 +89,7 @@ def test_unplug_mid_read_reports_and_recovers_under_a_new_name(idcard_pty):
         rec.wait(lambda: State.OK in rec.states)
         emu.reply_delay = 0.05
         emu.fragment = 64  # a 1.3 kB read now takes about a second
-        emu.place(_demo_card())
+        emu.place(specimen_card())
         with emu.changed:
             assert emu.changed.wait_for(lambda: P.READ_TEXT_PHOTO in emu.commands, 5)
         old = host.path

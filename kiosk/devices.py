@@ -1,0 +1,101 @@
+"""The branch's serial devices inside the kiosk: starts the hardware services named in the config and turns
+their callbacks (device threads) into bus events. Card contents stop here: events carry masked fields and
+salted hashes only, and the card object is dropped as soon as the event is made."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from pathlib import Path
+
+from .bus import EventBus
+from .config import KioskConfig
+from .events import CardRead, DeviceState, DeviceStatus, NfcTap
+
+log = logging.getLogger(__name__)
+
+_STATUS = {"connecting": DeviceStatus.CONNECTING, "ok": DeviceStatus.OK, "disconnected": DeviceStatus.DISCONNECTED}
+
+
+def load_salt(path: Path) -> bytes:
+    """The per-kiosk secret used for hashing; created (0600) on first use."""
+    path = Path(path).expanduser()
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        salt = os.urandom(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(salt)
+        return salt
+
+
+def salted_hash(salt: bytes, value: str | bytes) -> str:
+    data = value.encode() if isinstance(value, str) else value
+    return hmac.new(salt, data, hashlib.sha256).hexdigest()[:24]
+
+
+class DeviceHub:
+    def __init__(self, cfg: KioskConfig, bus: EventBus, salt: bytes | None = None) -> None:
+        self.cfg = cfg
+        self.bus = bus
+        self.salt = salt if salt is not None else load_salt(cfg.privacy.salt_file)
+        self.services: list = []
+
+    def _state(self, name: str, state, detail: str) -> None:
+        if str(state) == "stopped":
+            return  # the kiosk is shutting down
+        # details from drivers never hold card data; keep them short for the screen
+        self.bus.publish_threadsafe(DeviceState(device=name, status=_STATUS.get(str(state), DeviceStatus.FAILED),
+                                                detail=detail[:60]))
+
+    def _card(self, data) -> None:
+        card = data.card
+        event = CardRead(card_type=str(card.card_type), masked_name=card.masked_name,
+                         masked_id=card.masked_number, id_hash=salted_hash(self.salt, card.number))
+        del card, data
+        self.bus.publish_threadsafe(event)
+
+    def _tap(self, target) -> None:
+        kind = "iso14443-4" if target.iso14443_4 else "iso14443-3"
+        self.bus.publish_threadsafe(NfcTap(uid_hash=salted_hash(self.salt, target.uid), kind=kind))
+
+    def start(self) -> None:
+        d = self.cfg.devices
+        if d.idcard_port:
+            from hardware.idcard.reader import IdCardService
+
+            self.services.append(IdCardService(d.idcard_port, self._card, baudrate=d.idcard_baud,
+                                               on_state=self._state).start())
+        if d.nfc_port:
+            from hardware.pn532.reader import NfcService
+
+            self.services.append(NfcService(d.nfc_port, self._tap, baudrate=d.nfc_baud, on_state=self._state).start())
+        if d.printer_port:
+            from hardware.escpos.printer import TicketPrinter
+            from hardware.service import PollingService
+
+            last: list[bool] = [True]
+
+            def poll(p: TicketPrinter) -> None:
+                st = p.status()
+                if st.ok != last[0]:  # report changes only
+                    last[0] = st.ok
+                    problem = "paper out" if st.paper_out else "cover open" if st.cover_open else "offline"
+                    self.bus.publish_threadsafe(DeviceState(
+                        device="printer", status=DeviceStatus.OK if st.ok else DeviceStatus.FAILED,
+                        detail="" if st.ok else problem))
+
+            self.services.append(PollingService("printer", lambda: TicketPrinter.open(d.printer_port, d.printer_baud),
+                                                poll, on_state=self._state, interval=2.0).start())
+
+    def stop(self) -> None:
+        for s in self.services:
+            try:
+                s.stop()
+            except RuntimeError:
+                log.warning("device service %s did not stop", s.name)
+        self.services.clear()
