@@ -99,13 +99,16 @@ class KioskApp:
         engine.warmup()
         return engine
 
-    def _router(self, transcriber):
-        from .translate import TranslationRouter, WhisperSpeechTranslator
+    def _load_nmt(self):
+        """The provisioned NMT models; a broken one is reported, its pairs fall back to other paths."""
+        from .compute import plan_for
+        from .nmt import NmtRegistry
 
-        translators = []
-        if transcriber is not None and self.cfg.translation.whisper_to_english:
-            translators.append(WhisperSpeechTranslator(transcriber))
-        return TranslationRouter(translators)
+        t = self.cfg.translation
+        if not t.models:
+            return NmtRegistry(), []
+        plan = plan_for(t.device, t.compute_type, t.threads)
+        return NmtRegistry.load(self.cfg.models.resolved_cache(), t.models, plan)
 
     # ---- event handling ------------------------------------------------------------------------------------
     def _on_event(self, ev: Event) -> None:
@@ -165,8 +168,13 @@ class KioskApp:
         for delay, action in self.script:
             loop.call_later(delay / self.speed, action)
 
-        pipeline = SpeechPipeline(self.cfg, self.bus, transcriber, self._router(transcriber), SileroScorer,
-                                  conversation=None)
+        from .translate import build_router
+
+        registry, nmt_errors = await asyncio.to_thread(self._load_nmt)
+        for e in nmt_errors:
+            self.bus.publish(ErrorEvent(stage="mt", code=e.code, message=str(e)))
+        router = build_router(self.cfg, transcriber, registry)
+        pipeline = SpeechPipeline(self.cfg, self.bus, transcriber, router, SileroScorer, conversation=None)
         tasks: list[asyncio.Task] = []
         for side in (Side.TELLER, Side.CUSTOMER):
             try:

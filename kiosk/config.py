@@ -129,8 +129,17 @@ class AsrSection(_Frozen):
 
 
 class TranslationSection(_Frozen):
+    models: tuple[str, ...] = Field((), description="provisioned NMT model names in the model cache")
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    compute_type: Literal["auto", "int8", "int8_float16", "int8_float32", "float16", "float32"] = "auto"
+    threads: int = Field(0, ge=0, le=64)
+    beam_size: int = Field(2, ge=1, le=8)
+    phrase_memory: bool = True
+    phrase_threshold: float = Field(85.0, ge=50.0, le=100.0)
+    phrases_file: Path | None = None
+    glossary_file: Path | None = None
+    pivot: bool = True
     whisper_to_english: bool = True
-    models: tuple[str, ...] = ()
 
 
 class DisplaySection(_Frozen):
@@ -215,7 +224,8 @@ class LoadedConfig:
 
 
 # Keys whose relative paths are resolved against the directory of the file that set them.
-_PATH_KEYS = ("audio.teller.file", "audio.customer.file", "models.cache_dir", "logging.file", "privacy.salt_file")
+_PATH_KEYS = ("audio.teller.file", "audio.customer.file", "models.cache_dir", "logging.file", "privacy.salt_file",
+              "translation.phrases_file", "translation.glossary_file")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -240,6 +240,9 @@ class Renderer:
             block.append((wrap(f"{badge} {text}", width, lambda s: m(s, small, cap.language)), small, ORIGINAL, cap.language))
             tr = self._mask(cap.translation or "")
             block.append((wrap(tr, width, lambda s: m(s, big, reader_lang)), big, WHITE, reader_lang))
+            if not cap.verified:  # the number guard could not confirm this translation
+                warn = "⚠ " + (cap.note or "unverified")
+                block.append((wrap(warn, width, lambda s: m(s, small, "en")), small, NOTICE, "en"))
             return block
         # no translation for this reader (same language, none available, or not yet): the original, large
         color = WHITE if cap.final else PARTIAL

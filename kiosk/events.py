@@ -107,6 +107,7 @@ class Translation(Event):
     path: TranslationPath
     mt_s: float = 0.0
     note: str = ""  # e.g. "no model for ja→zh: kiosk models add DIR"
+    verified: bool = True  # numbers and bank terms checked against the source
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -174,5 +174,6 @@ class SpeechPipeline:
             Translation(
                 side=side, utterance_id=utt.utterance_id, source_language=result.language, target_language=target,
                 source_text=result.text, text=out.text, path=out.path, mt_s=out.elapsed_s, note=out.note,
+                verified=out.verified,
             )
         )

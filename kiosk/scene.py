@@ -36,6 +36,7 @@ class Caption:
     target_language: str | None = None
     path: TranslationPath | None = None
     note: str = ""
+    verified: bool = True
 
 
 @dataclass
@@ -79,7 +80,8 @@ class SceneState:
             old = self.captions.get(ev.utterance_id) or Caption(
                 ev.utterance_id, ev.side, ev.source_language, ev.source_text, final=True
             )
-            self._put(replace(old, translation=ev.text, target_language=ev.target_language, path=ev.path, note=ev.note))
+            self._put(replace(old, translation=ev.text, target_language=ev.target_language, path=ev.path, note=ev.note,
+                              verified=ev.verified))
             key = f"mt:{ev.source_language}->{ev.target_language}"
             if ev.text is None and ev.note:
                 self.notices[key] = ev.note

@@ -68,10 +68,10 @@ def test_recorded_clip_gives_final_transcript_and_a_frame_showing_it(tmp_path, t
     assert final.side is Side.TELLER and final.language == "en"
     assert wer(TELLER_LINE, final.text) <= 0.3, final.text
     tr = next(e for e in kiosk.events if isinstance(e, Translation))
-    # no en→ja model is provisioned: the screen says so instead of inventing a translation
-    assert tr.text is None and tr.path is TranslationPath.NONE and "en→ja" in tr.note
+    # no NMT model is provisioned: the bank phrase memory knows this counter phrase
+    assert tr.path is TranslationPath.PHRASE_MEMORY and tr.text == "身分証明書をご提示ください。" and tr.verified
     assert "final [en" in out.getvalue()
-    # the last screenshot shows the transcript, mirrored, in the customer's zone
+    # the last screenshot shows the translation large, mirrored, in the customer's zone
     shot = pygame.image.load(str(kiosk.screenshots[-1]))
     frame = arr(shot)
     from kiosk.display import Renderer
@@ -79,7 +79,7 @@ def test_recorded_clip_gives_final_transcript_and_a_frame_showing_it(tmp_path, t
     r = Renderer(cfg.display, cfg.privacy)
     zone = r.zones()[Side.CUSTOMER]
     customer = frame[zone.top : zone.bottom, zone.left : zone.right][:, ::-1]  # un-mirror
-    line = line_image(r, f"[EN] {final.text}", r._px(52), (240, 240, 240), "en")
+    line = line_image(r, tr.text, r._px(52), (240, 240, 240), "ja")
     assert find_line(customer, line, r._px(36)) is not None
     assert {p.name for p in kiosk.screenshots} >= {"000-attract.png", "999-final.png"}
 
