@@ -102,13 +102,14 @@ class KioskApp:
     def _load_nmt(self):
         """The provisioned NMT models; a broken one is reported, its pairs fall back to other paths."""
         from .compute import plan_for
+        from .models import ModelStore
         from .nmt import NmtRegistry
 
         t = self.cfg.translation
         if not t.models:
             return NmtRegistry(), []
         plan = plan_for(t.device, t.compute_type, t.threads)
-        return NmtRegistry.load(self.cfg.models.resolved_cache(), t.models, plan)
+        return NmtRegistry.load(ModelStore(self.cfg.models.resolved_cache()), t.models, plan)
 
     # ---- event handling ------------------------------------------------------------------------------------
     def _on_event(self, ev: Event) -> None:

@@ -32,16 +32,21 @@ ConfigOpt = Annotated[
 
 
 def _load(config: list[Path] | None, extra: list[Path] | None = None):
+    from rich.markup import escape
+
     try:
         return load_config(site_config_files(config) + (extra or []))
     except ConfigError as e:
         for p in e.problems:
-            err.print(f"[red]config error[/red] {p}", markup=True, highlight=False)
+            err.print(f"[red]config error[/red] {escape(p)}", highlight=False)
         raise typer.Exit(2) from None
 
 
 def _fail(e: KioskError, code: int = 2) -> None:
-    err.print(f"[red]{e.code}[/red]: {e.message}" + (f"\n  → {e.hint}" if e.hint else ""), highlight=False)
+    from rich.markup import escape
+
+    err.print(f"[red]{e.code}[/red]: {escape(e.message)}" + (f"\n  → {escape(e.hint)}" if e.hint else ""),
+              highlight=False)
     raise typer.Exit(code)
 
 
@@ -83,10 +88,14 @@ def _store(config: list[Path] | None):
 def models_list(config: ConfigOpt = None) -> None:
     """Models in the manifest and whether they are installed."""
     store = _store(config)
-    table = Table("name", "kind", "size", "license", "installed")
+    table = Table("name", "kind", "size", "license", "state")
+    installed = set(store.installed())
     for spec in store.manifest.values():
-        table.add_row(spec.name, spec.kind, f"{spec.size / 1e6:.0f} MB", spec.license,
-                      "yes" if store.path(spec.name).is_dir() else "no")
+        size = f"{spec.size / 1e6:.0f} MB" if spec.size else "—"
+        state = "installed" if spec.name in installed else ("not installed" if spec.kind == "whisper" else "recommended")
+        table.add_row(spec.name, spec.kind, size, spec.license, state)
+    for name in sorted(installed - set(store.manifest)):
+        table.add_row(name, "nmt", "", "", "provisioned")
     console.print(table)
     console.print(f"cache: {store.cache_dir}")
 
@@ -141,7 +150,7 @@ def models_verify(
 ) -> None:
     """Re-hash every file of the installed models against the manifest. Exit 0 ok, 2 missing/corrupt."""
     store = _store(config)
-    names = names or [n for n, s in store.manifest.items() if s.kind == "whisper"]
+    names = names or sorted(set(store.installed()) | {n for n, s in store.manifest.items() if s.kind == "whisper"})
     for name in names:
         try:
             store.verify(name, full=True)
@@ -149,6 +158,48 @@ def models_verify(
             _fail(e)
         if not quiet:
             console.print(f"ok: {name}")
+
+
+@models_app.command("add")
+def models_add(
+    source: Annotated[Path, typer.Argument(help="a CTranslate2 model directory with kiosk-model.toml (e.g. on a USB stick)")],
+    name: Annotated[Optional[str], typer.Option(help="name in the cache (default: the one in kiosk-model.toml)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Provision a translation model: copy it into the cache, record its hashes, check that it loads."""
+    store = _store(config)
+    prog, cb = _progress(False)
+    try:
+        prog.start()
+        path = store.add(source, name, progress=cb)
+    except KioskError as e:
+        prog.stop()
+        _fail(e)
+    prog.stop()
+    from .nmt import read_info
+
+    info = read_info(path)
+    console.print(f"added {path.name} ({info.kind}, {'/'.join(info.languages)}) → {path}")
+    console.print(f'add "{path.name}" to translation.models in configs/site.toml to use it')
+
+
+@models_app.command("convert")
+def models_convert(
+    source: Annotated[Path, typer.Argument(help="a local Hugging Face model directory (Marian, NLLB or M2M-100)")],
+    out: Annotated[Path, typer.Option(help="output model directory")],
+    kind: Annotated[str, typer.Option(help="marian | nllb | m2m100")] = "marian",
+    languages: Annotated[str, typer.Option(help="comma-separated kiosk language codes, e.g. zh,en")] = "zh,en",
+    name: Annotated[Optional[str], typer.Option()] = None,
+    quantization: Annotated[str, typer.Option()] = "int8",
+) -> None:
+    """Convert a downloaded Transformers model with CTranslate2's converter (needs the `.[convert]` extra)."""
+    from .convert import convert_model
+
+    try:
+        path = convert_model(source, out, kind=kind, languages=languages.split(","), name=name, quantization=quantization)
+    except KioskError as e:
+        _fail(e)
+    console.print(f"converted → {path}; now `kiosk models add {path}` on the kiosk")
 
 
 # ---- audio ---------------------------------------------------------------------------------------------------
@@ -227,6 +278,29 @@ def screenshot(
     out.parent.mkdir(parents=True, exist_ok=True)
     pygame.image.save(renderer.render(state), str(out))
     console.print(f"wrote {out}")
+
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: JSON + table (speed is measured here, not in tests).")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("mt")
+def bench_mt_cmd(
+    out: Annotated[Path, typer.Option(help="JSON output")] = Path("out/bench-mt.json"),
+    repeat: Annotated[int, typer.Option(min=1)] = 3,
+    config: ConfigOpt = None,
+) -> None:
+    """Translation: sentence latency p50/p95 and tokens/s per backend (phrase memory, each NMT model)."""
+    from . import bench
+
+    cfg = _load(config).config
+    results = bench.bench_mt(cfg, repeat)
+    bench.write(results, out)
+    table = Table("backend", "pair", "device", "p50 ms", "p95 ms", "tokens/s | matched")
+    for row in bench.table_rows(results):
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"{results['machine'].get('cpu')} ({results['machine'].get('cores')} cores) → {out}")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from .errors import ErrorCode, KioskError
 MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.toml"
 _CHUNK = 4 << 20
 _MARKER = ".verified.json"
+_HASHES = ".provisioned.json"  # sha256 and size of every file of a provisioned (NMT) model, recorded at `add`
 
 Progress = Callable[[str, int, int], None]  # (label, done_bytes, total_bytes)
 
@@ -36,11 +37,12 @@ class ModelFile:
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    kind: str
+    kind: str  # whisper (assembled from registry packages) | nmt (provisioned by a technician)
     description: str
     license: str
     packages: tuple[str, ...]
     files: tuple[ModelFile, ...]
+    pairs: tuple[tuple[str, str], ...] = ()
 
     @property
     def size(self) -> int:
@@ -53,10 +55,11 @@ def load_manifest(path: Path = MANIFEST) -> dict[str, ModelSpec]:
     specs: dict[str, ModelSpec] = {}
     for name, m in data.get("models", {}).items():
         files = tuple(
-            ModelFile(f["name"], tuple(f["parts"]), int(f["size"]), f["sha256"].lower()) for f in m["files"]
+            ModelFile(f["name"], tuple(f["parts"]), int(f["size"]), f["sha256"].lower()) for f in m.get("files", ())
         )
         specs[name] = ModelSpec(
-            name, m["kind"], m.get("description", ""), m["license"], tuple(m.get("packages", ())), files
+            name, m["kind"], m.get("description", ""), m["license"], tuple(m.get("packages", ())), files,
+            tuple(tuple(p) for p in m.get("pairs", ())),
         )
     return specs
 
@@ -184,11 +187,13 @@ class ModelStore:
         `full=False` trusts files whose size and mtime match the marker written at the last full check
         (the start-up path); `full=True` re-hashes everything (`kiosk models verify`).
         """
-        spec = self.spec(name)
         d = self.path(name)
-        fix = f"run `kiosk models install {name}`"
+        spec = self._installed_spec(name)
+        fix = f"run `kiosk models install {name}`" if spec.kind == "whisper" else "provision it with `kiosk models add DIR`"
         if not d.is_dir():
             raise KioskError(ErrorCode.MODEL_MISSING, f"model {name!r} is not installed in {self.cache_dir}", hint=fix)
+        if not spec.files:
+            raise KioskError(ErrorCode.MODEL_CORRUPT, f"model {name!r} has no recorded hashes", hint=fix)
         try:
             marker = json.loads((d / _MARKER).read_text())
         except (OSError, ValueError):
@@ -201,7 +206,7 @@ class ModelStore:
                 raise KioskError(
                     ErrorCode.MODEL_CORRUPT,
                     f"model {name!r}: file {f.name} has size {p.stat().st_size}, expected {f.size}",
-                    hint=f"run `kiosk models install --force {name}`",
+                    hint=self._refix(spec),
                 )
             if not full and marker.get(f.name) == self._stat_key(p):
                 continue
@@ -217,10 +222,94 @@ class ModelStore:
                 raise KioskError(
                     ErrorCode.MODEL_CORRUPT,
                     f"model {name!r}: file {f.name} is corrupt (sha256 mismatch)",
-                    hint=f"run `kiosk models install --force {name}`",
+                    hint=self._refix(spec),
                 )
         self._write_marker(d, spec)
         return d
 
+    @staticmethod
+    def _refix(spec: ModelSpec) -> str:
+        if spec.kind == "whisper":
+            return f"run `kiosk models install --force {spec.name}`"
+        return "provision it again with `kiosk models add DIR`"
+
+    def _installed_spec(self, name: str) -> ModelSpec:
+        """The manifest's spec for Whisper models; for provisioned models, the hashes recorded at `add`."""
+        spec = self.manifest.get(name)
+        if spec is not None and spec.kind == "whisper":
+            return spec
+        if (self.path(name) / _HASHES).is_file():
+            return self._spec_from_record(name, self.path(name))
+        return spec if spec is not None else self.spec(name)  # (self.spec raises for unknown names)
+
     def installed(self) -> list[str]:
-        return [n for n in self.manifest if self.path(n).is_dir()]
+        names = [n for n in self.manifest if self.path(n).is_dir()]
+        if self.cache_dir.is_dir():
+            names += sorted(p.name for p in self.cache_dir.iterdir()
+                            if (p / _HASHES).is_file() and p.name not in names)
+        return names
+
+    # ---- provisioned (NMT) models --------------------------------------------------------------------------
+    def add(self, source: Path, name: str | None = None, *, progress: Progress | None = None) -> Path:
+        """Copy a technician's model directory into the cache (atomically), record and check its hashes,
+        and make sure it loads. The kiosk verifies the recorded hashes at every start."""
+        from .nmt import read_info
+
+        source = Path(source)
+        if not source.is_dir():
+            raise KioskError(ErrorCode.MODEL_MISSING, f"{source} is not a directory")
+        info = read_info(source)
+        name = name or info.name
+        spec = self.manifest.get(name)
+        if spec is not None and spec.kind == "whisper":
+            raise KioskError(ErrorCode.MODEL_CORRUPT, f"{name!r} is a Whisper model: use `kiosk models install`")
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.cache_dir / f".tmp-{name}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        record: dict[str, dict[str, object]] = {}
+        for src in sorted(p for p in source.rglob("*") if p.is_file()):
+            rel = src.relative_to(source).as_posix()
+            if rel in (_HASHES, _MARKER):
+                continue
+            dst = tmp / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            h = hashlib.sha256()
+            size = src.stat().st_size
+            done = 0
+            with src.open("rb") as fi, dst.open("wb") as fo:
+                while chunk := fi.read(_CHUNK):
+                    fo.write(chunk)
+                    h.update(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(rel, done, size)
+                fo.flush()
+                os.fsync(fo.fileno())
+            record[rel] = {"size": size, "sha256": h.hexdigest()}
+        (tmp / _HASHES).write_text(json.dumps({"name": name, "license": info.license, "description": info.kind,
+                                               "files": record}, indent=1))
+        self._write_marker(tmp, self._spec_from_record(name, tmp))
+        try:  # it must load here, not at the first customer
+            from .compute import ComputePlan
+            from .nmt import NmtModel
+
+            NmtModel(tmp, ComputePlan("cpu", "int8", 1))
+        except KioskError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        final = self.path(name)
+        if final.exists():
+            old = self.cache_dir / f".old-{name}"
+            shutil.rmtree(old, ignore_errors=True)
+            final.replace(old)
+            tmp.replace(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.replace(final)
+        return final
+
+    def _spec_from_record(self, name: str, directory: Path) -> ModelSpec:
+        data = json.loads((directory / _HASHES).read_text())
+        files = tuple(ModelFile(f, (), v["size"], v["sha256"]) for f, v in data["files"].items())
+        return ModelSpec(name, "nmt", "", data.get("license", ""), (), files)

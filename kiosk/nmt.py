@@ -150,7 +150,7 @@ class NmtModel:
                 str(self.dir), device=plan.device, compute_type=plan.compute_type,
                 inter_threads=inter_threads, intra_threads=plan.threads,
             )
-        except (RuntimeError, ValueError, OSError) as e:
+        except Exception as e:  # CTranslate2 raises RuntimeError, IndexError… on a damaged model.bin
             raise KioskError(ErrorCode.MODEL_LOAD_FAILED, f"NMT model {self.info.name!r}: cannot load: {e}",
                              hint=f"`kiosk models verify {self.info.name}`") from None
         self.load_s = time.perf_counter() - t0
@@ -165,7 +165,8 @@ class NmtModel:
         tok = lang_token(self.info.kind, source)
         return ([tok] if tok else []) + pieces + ["</s>"]
 
-    def translate_batch(self, texts: Sequence[str], source: str, target: str) -> list[str]:
+    def translate_batch(self, texts: Sequence[str], source: str, target: str, max_length: int | None = None) -> list[str]:
+        """Translate a batch. The output length is bounded by 3× the longest input (+10) unless `max_length`."""
         if not self.supports(source, target):
             raise KioskError(ErrorCode.MT_NO_MODEL, f"{self.info.name} does not translate {source}→{target}")
         if not texts:
@@ -176,7 +177,7 @@ class NmtModel:
         longest = max(len(b) for b in batch)
         results = self.translator.translate_batch(
             batch, target_prefix=prefix, beam_size=self.beam_size, max_batch_size=16,
-            max_decoding_length=min(self.max_decoding_length, 3 * longest + 10),
+            max_decoding_length=max_length or min(self.max_decoding_length, 3 * longest + 10),
         )
         out = []
         for r in results:
@@ -193,12 +194,13 @@ class NmtRegistry:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, cache_dir: Path, names: Sequence[str], plan: ComputePlan) -> tuple["NmtRegistry", list[KioskError]]:
-        """Load what can be loaded; a broken model is reported, never fatal (its pairs show as missing)."""
+    def load(cls, store, names: Sequence[str], plan: ComputePlan) -> tuple["NmtRegistry", list[KioskError]]:
+        """Verify (recorded hashes) and load what can be loaded; a missing or broken model is reported, never
+        fatal: its pairs fall back to the other paths or show as missing."""
         models, errors = [], []
         for name in names:
             try:
-                models.append(NmtModel(Path(cache_dir) / name, plan))
+                models.append(NmtModel(store.verify(name, full=False), plan))
             except KioskError as e:
                 errors.append(e)
         return cls(models), errors

@@ -146,6 +146,7 @@ def _plain_number(s: str, lang: str) -> Decimal | None:
         return None
 
 
+_COUNTERS = set("号號元块圆円位名人点點時时月日年岁歳楼階层层%％")
 _CJK_NUM_CHARS = "零〇一壹二贰两兩三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万萬亿億点點"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("date", re.compile(r"(?P<y>\d{4})\s*[年년]\s*(?P<m>\d{1,2})\s*[月월]\s*(?:(?P<d>\d{1,2})\s*[日号號일])?")),
@@ -158,7 +159,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("time", re.compile(r"(?P<pm1>下午|晚上|午後|오후)?\s*(?P<h>[01]?\d|2[0-3])\s*[点點時时시]\s*(?:(?P<mi>[0-5]?\d)\s*[分분]|(?P<half>半))?")),
     ("time", re.compile(r"\b(?P<h>1[0-2]|0?[1-9])\s*(?P<pm2>[pP]\.?[mM]\.?|[aA]\.?[mM]\.?)")),
     ("percent", re.compile(r"百分之(?P<cn>[" + _CJK_NUM_CHARS + r"\d.]+)")),
-    ("percent", re.compile(r"(?P<num>\d+(?:[.,]\d+)?)\s*(?:%|％|percent|per cent|pour cent|Prozent|por ciento|процент\w*)")),
+    ("percent", re.compile(r"(?P<num>\d{1,3}(?:[,. \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)\s*(?:%|％|percent|per cent|pour cent|Prozent|por ciento|процент\w*)")),
     ("digits", re.compile(r"(?<![\d.,])\d{4}(?:[ -]?\d{3,4}){2,5}(?![\d])|(?<![\d.,])\d{7,}(?![\d.,])")),
     ("code", re.compile(r"(?<![A-Za-z0-9])[A-Z]\d{2,4}(?![A-Za-z0-9])")),  # queue tickets: A017
     ("amount", re.compile(r"(?P<cjk>(?:\d+(?:\.\d+)?|[" + _CJK_NUM_CHARS + r"])*[" + _CJK_NUM_CHARS + r"](?:\d+(?:\.\d+)?|[" + _CJK_NUM_CHARS + r"])*)")),
@@ -213,6 +214,9 @@ def extract(text: str, lang: str = "en") -> list[NumberEntity]:
                 if g.get("cjk"):
                     if not any(c in _CJK_NUM_CHARS for c in g["cjk"]) or g["cjk"] in ("点", "點"):
                         continue
+                    nxt = norm[e : e + 1]
+                    if len(g["cjk"]) == 1 and g["cjk"] in _CN_DIGITS and nxt not in _COUNTERS:
+                        continue  # 一个, 一遍, 一度, 一下: words, not amounts (but 三号, 五元, 两位 are numbers)
                     d = cjk_numeral(g["cjk"])
                     if d is None and g["cjk"] in ("十", "百", "千", "万", "亿"):
                         continue

@@ -1,0 +1,128 @@
+"""Number fidelity guard: a corpus of tricky cases and property tests over generated amounts and formats."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiosk.numbers import check, cjk_numeral, extract, format_number, repair
+
+CORPUS = [
+    ("两万五千元", "zh", [("amount", "25000")]),
+    ("25,000 yuan", "en", [("amount", "25000")]),
+    ("3.5%", "en", [("percent", "3.5")]),
+    ("百分之三点五", "zh", [("percent", "3.5")]),
+    ("3,5 %", "de", [("percent", "3.5")]),
+    ("2026年1月5日", "zh", [("date", "2026-01-05")]),
+    ("January 5, 2026", "en", [("date", "2026-01-05")]),
+    ("5 janvier 2026", "fr", [("date", "2026-01-05")]),
+    ("2026-01-05", "en", [("date", "2026-01-05")]),
+    ("6222 0212 3456 7890", "en", [("digits", "6222021234567890")]),
+    ("６２２２０２１２３４５６７８９０", "zh", [("digits", "6222021234567890")]),
+    ("五万円", "ja", [("amount", "50000")]),
+    ("3.5万", "zh", [("amount", "35000")]),
+    ("1亿2千万", "zh", [("amount", "120000000")]),
+    ("5만 원", "ko", [("amount", "50000")]),
+    ("25.000 Euro", "de", [("amount", "25000")]),
+    ("25 000 €", "fr", [("amount", "25000")]),
+    ("5k", "en", [("amount", "5000")]),
+    ("2.5 million", "en", [("amount", "2500000")]),
+    ("٣٥٠٠ ريال", "ar", [("amount", "3500")]),
+    ("14:30", "en", [("time", "14:30")]),
+    ("下午2点半", "zh", [("time", "14:30")]),
+    ("2:30 pm", "en", [("time", "14:30")]),
+    ("请A017号到3号窗口", "zh", [("code", "A017"), ("amount", "3")]),
+    ("请拨打13812345678", "zh", [("digits", "13812345678")]),
+]
+
+
+@pytest.mark.parametrize("text,lang,expected", CORPUS)
+def test_corpus(text, lang, expected):
+    assert [(e.kind, e.value) for e in extract(text, lang)] == expected
+
+
+def test_whisper_translation_error_is_caught_and_repaired():
+    # facts: whisper-base translated 五万円を引き出したいです as "I want to draw a 5,000 yen" (10× wrong)
+    res = check("五万円を引き出したいです", "ja", "I want to draw a 5,000 yen", "en")
+    assert not res.ok and res.missing == (("amount", "50000"),) and res.extra == (("amount", "5000"),)
+    fixed = repair("五万円を引き出したいです", "ja", "I want to draw a 5,000 yen", "en")
+    assert fixed.repaired == "I want to draw a 50,000 yen"
+
+
+def test_unrepairable_is_left_unverified():
+    res = repair("两万五千元，3.5%", "zh", "25000 yuan", "en")
+    assert not res.ok and res.repaired is None
+
+
+def test_same_numbers_in_other_formats_pass():
+    assert check("我想取两万五千元", "zh", "Ich möchte 25.000 Yuan abheben", "de").ok
+    assert check("利率是百分之三点五", "zh", "The rate is 3.5%", "en").ok
+    assert check("2026年1月5日下午2点半", "zh", "5 January 2026 at 2:30 pm", "en").ok
+
+
+def to_chinese(n: int, two: str = "两") -> str:
+    """Integer → Chinese numerals (两万五千, 一百零三, 十二 …), for generating test cases."""
+    digits = "零一二三四五六七八九"
+    if n == 0:
+        return "零"
+
+    def section(x: int) -> str:
+        out, zero = "", False
+        for unit, div in (("千", 1000), ("百", 100), ("十", 10), ("", 1)):
+            d = x // div % 10
+            if d == 0:
+                zero = bool(out)
+                continue
+            if zero:
+                out += "零"
+                zero = False
+            out += (two if d == 2 and unit in ("千", "百") else digits[d]) + unit
+        return out
+
+    parts, rest = [], n
+    for unit, div in (("亿", 10**8), ("万", 10**4), ("", 1)):
+        s = rest // div
+        rest %= div
+        if s:
+            parts.append(section(s) + unit)
+        elif parts and rest:
+            parts.append("零")
+    text = "".join(parts)
+    return text[1:] if text.startswith("一十") else text
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(1, 10**11))
+def test_chinese_numerals_round_trip(n):
+    assert cjk_numeral(to_chinese(n)) == Decimal(n)
+    assert cjk_numeral(to_chinese(n, "二")) == Decimal(n)
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(0, 10**9), frac=st.sampled_from(["", "5", "25", "75"]),
+       lang=st.sampled_from(["en", "zh", "ja", "de", "fr", "es", "ru"]))
+def test_formatted_amounts_round_trip(n, frac, lang):
+    value = f"{n}.{frac}" if frac else str(n)
+    text = f"amount {format_number(value, lang)} due"
+    assert [(e.kind, e.value) for e in extract(text, lang)] == [("amount", value)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 10**8), wan=st.booleans())
+def test_units_and_multipliers(n, wan):
+    if wan and n % 10_000 == 0:
+        assert extract(f"{n // 10_000}万元", "zh")[0].value == str(n)
+    if n % 1000 == 0:
+        assert extract(f"{n // 1000}k", "en")[0].value == str(n)
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(10, 10**9), wrong=st.integers(1, 9), lang=st.sampled_from(["en", "de", "fr"]))
+def test_a_changed_amount_is_always_caught(n, wrong, lang):
+    source = f"我想转账{to_chinese(n)}元"
+    bad = n * 10 if wrong == 1 else n + wrong
+    res = check(source, "zh", f"transfer {format_number(str(bad), lang)} yuan", lang)
+    assert not res.ok
+    fixed = repair(source, "zh", f"transfer {format_number(str(bad), lang)} yuan", lang)
+    assert fixed.repaired is not None and check(source, "zh", fixed.repaired, lang).ok
