@@ -161,6 +161,11 @@ class ModelStore:
                 )
             partial.replace(out)
         self._write_marker(tmp, spec)
+        return self._swap_in(tmp, name)
+
+    def _swap_in(self, tmp: Path, name: str) -> Path:
+        """Replace the model directory by a completed temporary one with renames only (never half a model)."""
+        final = self.path(name)
         if final.exists():
             old = self.cache_dir / f".old-{name}"
             shutil.rmtree(old, ignore_errors=True)
@@ -298,16 +303,7 @@ class ModelStore:
         except KioskError:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        final = self.path(name)
-        if final.exists():
-            old = self.cache_dir / f".old-{name}"
-            shutil.rmtree(old, ignore_errors=True)
-            final.replace(old)
-            tmp.replace(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.replace(final)
-        return final
+        return self._swap_in(tmp, name)
 
     def _spec_from_record(self, name: str, directory: Path) -> ModelSpec:
         data = json.loads((directory / _HASHES).read_text())
