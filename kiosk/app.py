@@ -25,6 +25,8 @@ from .events import (
     SpeechEnded,
     SpeechStarted,
     Translation,
+    UiAction,
+    UiCommand,
 )
 from .privacy import mask_text
 from .scene import SceneState
@@ -76,7 +78,8 @@ class KioskApp:
         self.speed = speed
         self.out = out
         self.bus = EventBus()
-        self.scene = SceneState(cfg.languages.teller, cfg.languages.customer_default, history=cfg.display.history)
+        self.scene = SceneState(cfg.languages.teller, cfg.languages.customer_default, history=cfg.display.history,
+                                customer_languages=cfg.languages.customer, elderly=cfg.display.elderly)
         self.events: list[Event] = []
         self.screenshots: list[Path] = []
         self._transcriber_factory = transcriber_factory
@@ -176,6 +179,12 @@ class KioskApp:
             self.bus.publish(ErrorEvent(stage="mt", code=e.code, message=str(e)))
         router = build_router(self.cfg, transcriber, registry)
         pipeline = SpeechPipeline(self.cfg, self.bus, transcriber, router, SileroScorer, conversation=None)
+
+        def follow_language(ev: Event) -> None:  # the teller's language key also steers translation
+            if isinstance(ev, UiCommand) and ev.action is UiAction.LANGUAGE:
+                pipeline.conversation.customer = self.scene.customer_language
+
+        self.bus.listen(follow_language)
         tasks: list[asyncio.Task] = []
         for side in (Side.TELLER, Side.CUSTOMER):
             try:
@@ -215,9 +224,12 @@ class KioskApp:
         period = 1.0 / self.cfg.display.fps
         next_t = time.perf_counter()
         while not stop.is_set():
-            if not display.pump():
+            commands = display.pump()
+            if commands is None:
                 stop.set()
                 break
+            for cmd in commands:
+                self.bus.publish(cmd)
             display.draw()
             self._maybe_screenshot(display)
             next_t += period

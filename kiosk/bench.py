@@ -1,6 +1,7 @@
 """Benchmarks (JSON + table): speed is measured here, never asserted in tests.
 
     kiosk bench mt       translation: sentence latency p50/p95 and tokens/s per backend
+    kiosk bench display  frame pacing under a caption flood (optionally with Whisper decoding alongside)
 """
 
 from __future__ import annotations
@@ -140,3 +141,85 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def bench_display(cfg, seconds: float = 10.0, captions_per_s: float = 4.0, with_asr: bool = False) -> dict[str, Any]:
+    """Run the real render loop (paced at display.fps) headless while captions arrive faster than any counter
+    conversation; optionally a thread decodes speech with Whisper the whole time, as the kiosk does."""
+    import threading
+
+    import numpy as np
+
+    from .config import Side
+    from .display import Display, Renderer, ensure_video_driver
+    from .events import FinalTranscript, PartialTranscript, Translation, TranslationPath
+    from .scene import SceneState
+
+    ensure_video_driver()
+    renderer = Renderer(cfg.display, cfg.privacy)
+    state = SceneState(cfg.languages.teller, "ja", history=cfg.display.history)
+    display = Display(renderer, state, fps=cfg.display.fps)
+    display.open()
+    stop = threading.Event()
+    asr_runs = [0]
+    if with_asr:
+        from .asr import WhisperEngine
+        from .compute import plan_for
+        from .models import ModelStore
+
+        engine = WhisperEngine(ModelStore(cfg.models.resolved_cache()).verify(cfg.asr.model, full=False),
+                               plan_for(cfg.asr.device, cfg.asr.compute_type, cfg.asr.threads))
+        noise = (np.random.default_rng(0).standard_normal(16000 * 3) * 0.05).astype(np.float32)
+
+        def load() -> None:
+            while not stop.is_set():
+                engine.transcribe(noise, ["zh", "en", "ja"])
+                asr_runs[0] += 1
+
+        loader = threading.Thread(target=load, daemon=True)
+        loader.start()
+    texts = SENTENCES["zh"] + SENTENCES["ja"]
+    period = 1.0 / cfg.display.fps
+    t_end = time.perf_counter() + seconds
+    next_caption = time.perf_counter()
+    n = 0
+    frame_times: list[float] = []
+    intervals: list[float] = []
+    last = time.perf_counter()
+    next_t = last
+    while time.perf_counter() < t_end:
+        now = time.perf_counter()
+        if now >= next_caption:  # a new utterance: partial, final and translation, as the pipeline sends them
+            n += 1
+            side = Side.TELLER if n % 2 else Side.CUSTOMER
+            text = texts[n % len(texts)]
+            uid = f"u{n}"
+            state.apply(PartialTranscript(side=side, utterance_id=uid, text=text[: len(text) // 2], language="zh"))
+            state.apply(FinalTranscript(side=side, utterance_id=uid, text=text, language="zh", language_probability=1,
+                                        audio_s=2, asr_s=0.2))
+            state.apply(Translation(side=side, utterance_id=uid, source_language="zh", target_language="ja",
+                                    source_text=text, text=texts[(n + 8) % len(texts)], path=TranslationPath.NMT))
+            next_caption += 1.0 / captions_per_s
+        display.pump()
+        t0 = time.perf_counter()
+        display.draw()
+        frame_times.append(time.perf_counter() - t0)
+        intervals.append(t0 - last)
+        last = t0
+        next_t += period
+        delay = next_t - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        elif delay < -period:
+            next_t = time.perf_counter()
+    stop.set()
+    if with_asr:
+        loader.join()
+    display.close()
+    return {
+        "machine": machine(), "seconds": seconds, "captions": n, "panel": f"{cfg.display.width}x{cfg.display.height}",
+        "target_fps": cfg.display.fps, "fps": len(frame_times) / seconds,
+        "frame_ms_p50": 1000 * percentile(frame_times, 0.5), "frame_ms_p99": 1000 * percentile(frame_times, 0.99),
+        "interval_ms_p99": 1000 * percentile(intervals[1:], 0.99), "with_asr": with_asr, "asr_decodes": asr_runs[0],
+        "rss_mb": rss_mb(),
+    }

@@ -237,7 +237,9 @@ def run(
     extra = [PROJECT_ROOT / "configs" / "demo.toml"] if demo else []
     loaded = _load(config if not demo else (config or []), extra)
     cfg = loaded.config
-    setup_logging(cfg.logging.level, cfg.logging.file)
+    from .privacy import MaskRules
+
+    setup_logging(cfg.logging.level, cfg.logging.file, MaskRules.from_config(cfg.privacy))
     from .demo import demo_script
 
     kiosk = KioskApp(cfg, screenshot_dir=screenshot_dir, exit_when_done=demo if exit_when_done is None else exit_when_done,
@@ -255,29 +257,34 @@ def run(
 
 @app.command("screenshot")
 def screenshot(
-    out: Annotated[Path, typer.Option(help="PNG to write")] = Path("out/screen.png"),
-    scene: Annotated[str, typer.Option(help="attract | conversation")] = "conversation",
+    out: Annotated[Path, typer.Option(help="PNG to write (with --all: a directory)")] = Path("out/screen.png"),
+    scene: Annotated[str, typer.Option(help="attract | conversation | partial | ticket | notices | elderly | rtl | "
+                                            "repeat | diagnostics | single")] = "conversation",
+    all_scenes: Annotated[bool, typer.Option("--all", help="every scene, as OUT/NAME.png")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Render a scene with sample content to PNG, headless."""
+    """Render scenes with sample content to PNG, headless."""
     from .display import Renderer, ensure_video_driver
-    from .samples import sample_scene
+    from .samples import SCENES, sample_scene
 
     ensure_video_driver()
     cfg = _load(config).config
-    try:
-        renderer = Renderer(cfg.display, cfg.privacy)
-        state = sample_scene(scene, cfg)
-    except KioskError as e:
-        _fail(e)
-    except KeyError:
-        err.print(f"unknown scene {scene!r}")
-        raise typer.Exit(2) from None
     import pygame
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pygame.image.save(renderer.render(state), str(out))
-    console.print(f"wrote {out}")
+    names = list(SCENES) if all_scenes else [scene]
+    for name in names:
+        try:
+            state, now, overrides = sample_scene(name, cfg)
+            renderer = Renderer(cfg.display.model_copy(update=overrides), cfg.privacy)
+        except KioskError as e:
+            _fail(e)
+        except KeyError:
+            err.print(f"unknown scene {name!r} (one of: {', '.join(SCENES)})")
+            raise typer.Exit(2) from None
+        path = out / f"{name}.png" if all_scenes else out
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pygame.image.save(renderer.render(state, now), str(path))
+        console.print(f"wrote {path}")
 
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: JSON + table (speed is measured here, not in tests).")
@@ -301,6 +308,27 @@ def bench_mt_cmd(
         table.add_row(*row)
     console.print(table)
     console.print(f"{results['machine'].get('cpu')} ({results['machine'].get('cores')} cores) → {out}")
+
+
+@bench_app.command("display")
+def bench_display_cmd(
+    out: Annotated[Path, typer.Option(help="JSON output")] = Path("out/bench-display.json"),
+    seconds: Annotated[float, typer.Option(min=1)] = 10.0,
+    with_asr: Annotated[bool, typer.Option("--with-asr", help="decode speech with Whisper in a thread meanwhile")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Frame pacing under a caption flood: fps, p50/p99 frame time (goal: 60 fps, p99 ≤ 20 ms)."""
+    from . import bench
+
+    cfg = _load(config).config
+    res = bench.bench_display(cfg, seconds=seconds, with_asr=with_asr)
+    bench.write(res, out)
+    table = Table("panel", "captions", "fps", "frame p50 ms", "frame p99 ms", "interval p99 ms", "with ASR")
+    table.add_row(res["panel"], str(res["captions"]), f"{res['fps']:.1f}", f"{res['frame_ms_p50']:.2f}",
+                  f"{res['frame_ms_p99']:.2f}", f"{res['interval_ms_p99']:.1f}",
+                  f"yes ({res['asr_decodes']} decodes)" if with_asr else "no")
+    console.print(table)
+    console.print(f"→ {out}")
 
 
 def main() -> None:

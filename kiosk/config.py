@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .privacy import DEFAULT_NAME_PATTERNS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.toml"
@@ -153,6 +154,10 @@ class DisplaySection(_Frozen):
     font_scale: float = Field(1.0, ge=0.5, le=4.0)
     font_dirs: tuple[Path, ...] = ()
     history: int = Field(4, ge=1, le=12)
+    layout: Literal["split", "single"] = Field("split", description="split: teller and customer halves; single: one side views the whole panel")
+    elderly: bool = False  # start every customer in elderly mode (large type, high contrast, fewer lines)
+    elderly_scale: float = Field(2.0, ge=1.5, le=4.0)
+    elderly_age: int = Field(65, ge=50, le=100)  # a card holder this old switches elderly mode on
 
 
 class DevicesSection(_Frozen):
@@ -170,9 +175,23 @@ class PrivacySection(_Frozen):
     mask_names: bool = True
     mask_phone_numbers: bool = True
     mask_card_numbers: bool = True
+    name_patterns: tuple[str, ...] = DEFAULT_NAME_PATTERNS
     shield_zone: tuple[float, float, float, float] | None = Field(
         None, description="x, y, w, h as fractions of the panel; nothing is drawn there on the customer side"
     )
+
+    @field_validator("name_patterns")
+    @classmethod
+    def _v_patterns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        for p in v:
+            try:
+                if re.compile(p).groups < 1:
+                    raise ValueError(f"name pattern {p!r} needs a (group) around the name")
+            except re.error as e:
+                raise ValueError(f"name pattern {p!r}: {e}") from None
+        return v
 
     @field_validator("shield_zone")
     @classmethod

@@ -33,6 +33,17 @@ def load_salt(path: Path) -> bytes:
         return salt
 
 
+def is_elderly(birth, age: int, today=None) -> bool:
+    """Pure: is a card holder born on `birth` at least `age` years old today?"""
+    import datetime as dt
+
+    if birth is None:
+        return False
+    today = today or dt.date.today()
+    years = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    return years >= age
+
+
 def salted_hash(salt: bytes, value: str | bytes) -> str:
     data = value.encode() if isinstance(value, str) else value
     return hmac.new(salt, data, hashlib.sha256).hexdigest()[:24]
@@ -55,7 +66,8 @@ class DeviceHub:
     def _card(self, data) -> None:
         card = data.card
         event = CardRead(card_type=str(card.card_type), masked_name=card.masked_name,
-                         masked_id=card.masked_number, id_hash=salted_hash(self.salt, card.number))
+                         masked_id=card.masked_number, id_hash=salted_hash(self.salt, card.number),
+                         elderly=is_elderly(card.birth, self.cfg.display.elderly_age))
         del card, data
         self.bus.publish_threadsafe(event)
 

@@ -12,25 +12,45 @@ import math
 import os
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 from .config import DisplaySection, PrivacySection, Side
 from .errors import ErrorCode, KioskError
-from .events import TranslationPath
+from .events import TranslationPath, UiAction, UiCommand
 from .privacy import MaskRules, mask_text
-from .scene import LANGUAGE_NAMES, Caption, SceneState
+from .scene import LANGUAGE_NAMES, Caption, Overlay, SceneState
 from .text import CJK_REGION, find_fonts, script_of, visual_order, wrap
 
 log = logging.getLogger(__name__)
 
 BLACK = (0, 0, 0)
 HALO = (28, 28, 28)
-WHITE = (240, 240, 240)
-ORIGINAL = (150, 195, 235)
-OWN = (125, 125, 125)
-PARTIAL = (105, 105, 105)
-NOTICE = (255, 176, 64)
-BADGE = (90, 160, 120)
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Glass colours: brightness is opacity on a transparent OLED, so dim means see-through."""
+
+    text: tuple[int, int, int] = (240, 240, 240)
+    original: tuple[int, int, int] = (150, 195, 235)
+    own: tuple[int, int, int] = (125, 125, 125)
+    partial: tuple[int, int, int] = (105, 105, 105)
+    notice: tuple[int, int, int] = (255, 176, 64)
+    badge: tuple[int, int, int] = (90, 160, 120)
+    accent: tuple[int, int, int] = (120, 200, 255)
+
+
+NORMAL = Palette()
+# elderly / accessibility: everything bright (opaque) and high contrast, no dim grey text
+HIGH_CONTRAST = Palette(text=(255, 255, 255), original=(255, 240, 150), own=(225, 225, 225), partial=(200, 200, 200),
+                        notice=(255, 190, 80), badge=(160, 255, 180), accent=(160, 220, 255))
+WHITE = NORMAL.text
+ORIGINAL = NORMAL.original
+OWN = NORMAL.own
+PARTIAL = NORMAL.partial
+NOTICE = NORMAL.notice
+BADGE = NORMAL.badge
 
 PATH_MARK = {
     TranslationPath.NMT: "MT",
@@ -47,6 +67,19 @@ INVITATIONS = (
     ("ru", "Пожалуйста, говорите"),
     ("ar", "تفضل بالكلام"),
 )
+
+TICKET_TEXT = {
+    "zh": ("您的号码", "前面还有 {n} 人", "预计等候约 {m} 分钟"),
+    "en": ("Your number", "{n} waiting ahead of you", "about {m} min"),
+    "ja": ("お客様の番号", "お待ちの方 {n} 名", "待ち時間 約{m}分"),
+    "ko": ("고객님 번호", "대기 인원 {n}명", "약 {m}분 대기"),
+    "ru": ("Ваш номер", "перед вами: {n}", "около {m} мин"),
+    "fr": ("Votre numéro", "{n} personnes avant vous", "environ {m} min"),
+    "es": ("Su número", "{n} personas delante", "unos {m} min"),
+    "ar": ("رقمك", "أمامك {n} عملاء", "حوالي {m} دقيقة"),
+    "de": ("Ihre Nummer", "{n} Kunden vor Ihnen", "etwa {m} Min."),
+}
+MAINTENANCE = "维护中 · Maintenance · メンテナンス中"
 
 
 def ensure_video_driver() -> str:
@@ -69,6 +102,7 @@ class FontBook:
         self._cjk_index: dict[str, int] = {}
         self._cache: OrderedDict[tuple, object] = OrderedDict()
         self._cache_size = cache_size
+        self._widths: dict[tuple[str, int, str], float] = {}
 
     def _cjk_face(self, lang: str) -> int:
         region = CJK_REGION.get(lang, "SC")
@@ -116,11 +150,17 @@ class FontBook:
                 out.append((f, ch))
         return out
 
-    def measure(self, text: str, size: int, lang: str = "") -> int:
-        width = 0.0
-        for f, s in self.runs(visual_order(text), size, lang):
-            width += sum(m[4] for m in f.get_metrics(s) if m is not None)
-        return int(math.ceil(width))
+    def measure(self, text: str, size: int, lang: str = "") -> float:
+        key = (text, size, lang)
+        hit = self._widths.get(key)
+        if hit is None:
+            hit = 0.0
+            for f, s in self.runs(visual_order(text), size, lang):
+                hit += sum(m[4] for m in f.get_metrics(s) if m is not None)
+            if len(self._widths) > 20000:
+                self._widths.clear()
+            self._widths[key] = hit
+        return hit
 
     def line_height(self, size: int) -> int:
         return int(size * 1.45)
@@ -163,7 +203,10 @@ class FontBook:
 
 
 class Renderer:
-    """Draws a SceneState onto a panel-sized surface. No I/O besides pygame surfaces."""
+    """Draws a SceneState onto a panel-sized surface. No I/O besides pygame surfaces.
+
+    Each zone is cached against the scene version: only a zone whose content changed is drawn again (the attract
+    animation redraws the customer zone only)."""
 
     def __init__(self, display: DisplaySection, privacy: PrivacySection, fonts: FontBook | None = None) -> None:
         import pygame
@@ -171,16 +214,22 @@ class Renderer:
         self.pg = pygame
         self.cfg = display
         self.privacy = privacy
-        self.rules = MaskRules(privacy.mask_id_numbers, privacy.mask_card_numbers, privacy.mask_phone_numbers)
+        self.rules = MaskRules.from_config(privacy)
         self.fonts = fonts or FontBook(find_fonts(display.font_dirs))
         self.size = (display.width, display.height)
-        self.scale = display.font_scale * min(display.width, display.height) / 1080
+        self.base_scale = display.font_scale * min(display.width, display.height) / 1080
+        self.scale = self.base_scale
+        self.palette = NORMAL
         self.mirror = display.mirror_customer
+        self._zone_cache: dict[Side | None, tuple[tuple, object]] = {}
 
     # ---- geometry ----------------------------------------------------------------------------------------
-    def zones(self) -> dict[Side, "object"]:
+    def zones(self) -> dict[Side | None, "object"]:
+        """Side → rectangle; a single-sided layout has one zone (key None) covering the panel."""
         Rect = self.pg.Rect
         w, h = self.size
+        if self.cfg.layout == "single":
+            return {None: Rect(0, 0, w, h)}
         cz = self.cfg.customer_zone
         if cz in ("left", "right"):
             left, right = Rect(0, 0, w // 2, h), Rect(w // 2, 0, w - w // 2, h)
@@ -194,16 +243,29 @@ class Renderer:
     # ---- drawing -----------------------------------------------------------------------------------------
     def render(self, state: SceneState, now: float = 0.0):
         pg = self.pg
+        scene = state.scene(now)
         panel = pg.Surface(self.size)
         panel.fill(BLACK)
         for side, rect in self.zones().items():
-            zone = pg.Surface(rect.size)
-            zone.fill(BLACK)
-            self.draw_zone(zone, side, state, now)
-            if side is Side.CUSTOMER and self.mirror:
-                zone = pg.transform.flip(zone, True, False)
+            animated = scene == "attract" and side is Side.CUSTOMER
+            overlay = state.overlay if state.overlay and now < state.overlay.until else None
+            key = (state.version, scene, state.elderly, overlay, int(now * 10) if animated else 0, rect.size)
+            cached = self._zone_cache.get(side)
+            if cached is not None and cached[0] == key:
+                zone = cached[1]
+            else:
+                # elderly mode is for the customer: large type and high contrast on their half only
+                elderly = state.elderly and side is not Side.TELLER
+                self.scale = self.base_scale * (self.cfg.elderly_scale if elderly else 1.0)
+                self.palette = HIGH_CONTRAST if elderly else NORMAL
+                zone = pg.Surface(rect.size)
+                zone.fill(BLACK)
+                self.draw_zone(zone, side, state, now, scene, overlay)
+                if side is Side.CUSTOMER and self.mirror:
+                    zone = pg.transform.flip(zone, True, False)
+                self._zone_cache[side] = (key, zone)
             panel.blit(zone, rect.topleft)
-        if self.privacy.shield_zone is not None:
+        if self.privacy.shield_zone is not None and Side.CUSTOMER in self.zones():
             x, y, w, h = self.privacy.shield_zone
             W, H = self.size
             shield = pg.Rect(int(x * W), int(y * H), int(w * W), int(h * H))
@@ -213,78 +275,96 @@ class Renderer:
     def _mask(self, text: str) -> str:
         return mask_text(text, self.rules)
 
-    def _blit_lines(self, zone, lines: list[str], size: int, color, lang: str, x: int, y: int) -> int:
+    def _blit_lines(self, zone, lines: list[str], size: int, color, lang: str, x: int, y: int, center: bool = False) -> int:
         for ln in lines:
             surf = self.fonts.render(ln, size, color, lang)
-            zone.blit(surf, (x, y))
+            zone.blit(surf, ((zone.get_width() - surf.get_width()) // 2 if center else x, y))
             y += self.fonts.line_height(size)
         return y
 
-    def _caption_block(self, cap: Caption, reader: Side, reader_lang: str, width: int) -> list[tuple[list[str], int, tuple, str]]:
+    def _wrap(self, text: str, size: int, lang: str, width: int) -> list[str]:
+        return wrap(text, width, lambda s: self.fonts.measure(s, size, lang))
+
+    def _caption_block(self, cap: Caption, reader: Side | None, reader_lang: str, width: int) -> list[tuple[list[str], int, tuple, str]]:
         """The lines of one caption as `reader` sees it: [(lines, size, colour, lang), …]."""
+        pal = self.palette
         small, big = self._px(30), self._px(52)
-        m = self.fonts.measure
         text = self._mask(cap.text)
-        if cap.side is reader:  # the reader's own words: small confirmation
-            color = OWN if cap.final else PARTIAL
-            return [(wrap(text, width, lambda s: m(s, small, cap.language)), small, color, cap.language)]
+        if reader is not None and cap.side is reader:  # the reader's own words: small confirmation
+            return [(self._wrap(text, small, cap.language, width), small, pal.own if cap.final else pal.partial, cap.language)]
         block: list[tuple[list[str], int, tuple, str]] = []
         mark = PATH_MARK.get(cap.path, "") if cap.path else ""
+        target = cap.target_language or ""
         translated = (
             cap.translation is not None
-            and cap.target_language == reader_lang
+            and (reader is None or cap.target_language == reader_lang)
             and cap.path is not TranslationPath.SAME_LANGUAGE
         )
-        badge = f"[{cap.language.upper()}" + (f"→{reader_lang.upper()} {mark}]" if translated and mark else "]")
+        badge = f"[{cap.language.upper()}" + (f"→{target.upper()} {mark}]" if translated and mark else "]")
         if translated:
-            block.append((wrap(f"{badge} {text}", width, lambda s: m(s, small, cap.language)), small, ORIGINAL, cap.language))
+            block.append((self._wrap(f"{badge} {text}", small, cap.language, width), small, pal.original, cap.language))
             tr = self._mask(cap.translation or "")
-            block.append((wrap(tr, width, lambda s: m(s, big, reader_lang)), big, WHITE, reader_lang))
+            block.append((self._wrap(tr, big, target, width), big, pal.text, target))
             if not cap.verified:  # the number guard could not confirm this translation
-                warn = "⚠ " + (cap.note or "unverified")
-                block.append((wrap(warn, width, lambda s: m(s, small, "en")), small, NOTICE, "en"))
+                block.append((self._wrap("⚠ " + (cap.note or "unverified"), small, "en", width), small, pal.notice, "en"))
             return block
         # no translation for this reader (same language, none available, or not yet): the original, large
-        color = WHITE if cap.final else PARTIAL
-        block.append((wrap(f"{badge} {text}", width, lambda s: m(s, big, cap.language)), big, color, cap.language))
+        block.append((self._wrap(f"{badge} {text}", big, cap.language, width), big, pal.text if cap.final else pal.partial,
+                      cap.language))
         if cap.final and cap.path is TranslationPath.NONE and reader is Side.TELLER:
-            block.append(([f"(not translated into {reader_lang})"], small, NOTICE, "en"))
+            block.append(([f"(not translated into {reader_lang})"], small, pal.notice, "en"))
         return block
 
-    def draw_zone(self, zone, reader: Side, state: SceneState, now: float = 0.0) -> None:
+    def draw_zone(self, zone, reader: Side | None, state: SceneState, now: float = 0.0, scene: str | None = None,
+                  overlay: Overlay | None = None) -> None:
+        pal = self.palette
+        scene = scene or state.scene(now)
         w, h = zone.get_size()
         margin = self._px(36)
         width = w - 2 * margin
-        lang = state.language_of(reader)
+        lang = state.language_of(reader) if reader is not None else state.teller_language
         small = self._px(26)
         lh_small = self.fonts.line_height(small)
-        # header
-        dot = " ●" if state.listening.get(reader) else ""
+        # header: who reads this half, in which language, and whether we are listening
+        dot = " ●" if (state.listening.get(reader) if reader else any(state.listening.values())) else ""
         title = ("Teller · " if reader is Side.TELLER else "") + LANGUAGE_NAMES.get(lang, lang) + dot
-        y = self._blit_lines(zone, [title], small, BADGE, lang, margin, margin // 2)
-        if reader is Side.TELLER:
+        if reader is None:
+            title = f"{LANGUAGE_NAMES.get(state.teller_language)} ⇄ {LANGUAGE_NAMES.get(state.customer_language)}{dot}"
+        y = self._blit_lines(zone, [title], small, pal.badge, lang, margin, margin // 2)
+        if reader in (Side.TELLER, None):  # notices (devices, models) are for the teller only
             for note in list(state.notices.values())[-3:]:
-                lines = wrap(self._mask(note), width, lambda s: self.fonts.measure(s, small, "en"))
-                y = self._blit_lines(zone, lines, small, NOTICE, "en", margin, y)
+                y = self._blit_lines(zone, self._wrap(self._mask(note), small, "en", width), small, pal.notice, "en", margin, y)
         top = y + lh_small // 2
-        caps = state.for_reader(reader)
-        if not caps:
+        if scene == "diagnostics":
+            self._draw_diagnostics(zone, reader, state, top)
+        elif scene == "ticket":
+            self._draw_ticket(zone, reader, state, top)
+        elif overlay is not None and reader is Side.CUSTOMER:
+            self._draw_overlay(zone, overlay, top)
+        elif scene == "attract":
             self._draw_attract(zone, reader, top, now)
-            return
-        # stack captions from the newest upwards; what does not fit scrolls away
-        bottom = h - margin
+        else:
+            self._draw_captions(zone, reader, state, lang, top, width)
+
+    def _draw_captions(self, zone, reader: Side | None, state: SceneState, lang: str, top: int, width: int) -> None:
+        """Stack captions from the newest upwards; what does not fit scrolls away (never overflows).
+        In elderly mode the customer sees only what the teller said, fewer captions, larger."""
+        caps = state.for_reader(reader)
+        if state.elderly and reader is Side.CUSTOMER:
+            caps = [c for c in state.captions.values() if c.side is Side.TELLER][-state.visible_history :]
+        gap = self.fonts.line_height(self._px(26)) // 2
+        bottom = zone.get_height() - self._px(36)
         for cap in reversed(caps):
             block = self._caption_block(cap, reader, lang, width)
-            height = sum(len(lines) * self.fonts.line_height(size) for lines, size, _, _ in block) + lh_small // 2
+            height = sum(len(lines) * self.fonts.line_height(size) for lines, size, _, _ in block) + gap
             if bottom - height < top:
-                if cap is caps[-1]:
-                    block = self._fit(block, bottom - top)
-                    height = sum(len(lines) * self.fonts.line_height(size) for lines, size, _, _ in block)
-                else:
+                if cap is not caps[-1]:
                     break
+                block = self._fit(block, bottom - top)
+                height = sum(len(lines) * self.fonts.line_height(size) for lines, size, _, _ in block)
             y = bottom - height
             for lines, size, color, lg in block:
-                y = self._blit_lines(zone, lines, size, color, lg, margin, y)
+                y = self._blit_lines(zone, lines, size, color, lg, self._px(36), y)
             bottom -= height
 
     def _fit(self, block, avail: int):
@@ -298,21 +378,67 @@ class Renderer:
             avail -= n * lh
         return list(reversed(out))
 
-    def _draw_attract(self, zone, reader: Side, top: int, now: float) -> None:
+    def _draw_overlay(self, zone, overlay: Overlay, top: int) -> None:
+        """The teller's "repeat, larger": the last translation alone, as large as fits."""
+        w, h = zone.get_size()
+        margin = self._px(36)
+        size = self._px(90)
+        while size > self._px(40):
+            lines = self._wrap(self._mask(overlay.text), size, overlay.language, w - 2 * margin)
+            if len(lines) * self.fonts.line_height(size) <= h - top - margin:
+                break
+            size = int(size * 0.85)
+        lines = self._wrap(self._mask(overlay.text), size, overlay.language, w - 2 * margin)
+        y = top + max(0, (h - top - margin - len(lines) * self.fonts.line_height(size)) // 2)
+        self._blit_lines(zone, lines, size, self.palette.text, overlay.language, margin, y)
+
+    def _draw_ticket(self, zone, reader: Side | None, state: SceneState, top: int) -> None:
+        t = state.ticket
+        assert t is not None
+        pal = self.palette
         w, h = zone.get_size()
         margin = self._px(36)
         if reader is Side.TELLER:
-            self._blit_lines(zone, ["Ready — listening"], self._px(30), OWN, "en", margin, top)
+            line = f"Ticket {t.number} · {t.business} · {LANGUAGE_NAMES.get(t.language, t.language)}" + (" · elderly" if t.elderly else "")
+            self._blit_lines(zone, self._wrap(line, self._px(34), "zh", w - 2 * margin), self._px(34), pal.accent, "zh", margin, top)
+            return
+        lang = t.language if t.language in TICKET_TEXT else "en"
+        label, ahead, wait = TICKET_TEXT[lang]
+        y = top + self._px(20)
+        y = self._blit_lines(zone, [label], self._px(40), pal.original, lang, margin, y, center=True)
+        y = self._blit_lines(zone, [t.number], self._px(200), pal.text, "en", margin, y, center=True)
+        y = self._blit_lines(zone, self._wrap(t.business, self._px(44), lang, w - 2 * margin), self._px(44), pal.text, lang, margin, y, center=True)
+        extra = ahead.format(n=t.waiting_ahead) + " · " + wait.format(m=max(1, round(t.estimated_wait_min)))
+        self._blit_lines(zone, self._wrap(extra, self._px(36), lang, w - 2 * margin), self._px(36), pal.original, lang, margin, y, center=True)
+
+    def _draw_diagnostics(self, zone, reader: Side | None, state: SceneState, top: int) -> None:
+        pal = self.palette
+        w, _ = zone.get_size()
+        margin = self._px(36)
+        if reader is Side.CUSTOMER:
+            self._blit_lines(zone, self._wrap(MAINTENANCE, self._px(40), "zh", w - 2 * margin), self._px(40), pal.own, "zh", margin, top)
+            return
+        size = self._px(28)
+        colours = {"pass": pal.badge, "warn": pal.notice, "fail": (255, 90, 90)}
+        y = self._blit_lines(zone, ["DIAGNOSTICS"], self._px(34), pal.accent, "en", margin, top)
+        for row in state.diagnostics or []:
+            line = f"{row.status.upper():<5} {row.name}" + (f" — {row.hint}" if row.hint else "")
+            y = self._blit_lines(zone, self._wrap(line, size, "en", w - 2 * margin), size, colours.get(row.status, pal.text), "en", margin, y)
+
+    def _draw_attract(self, zone, reader: Side | None, top: int, now: float) -> None:
+        w, h = zone.get_size()
+        margin = self._px(36)
+        if reader is Side.TELLER:
+            self._blit_lines(zone, ["Ready — listening"], self._px(30), self.palette.own, "en", margin, top)
             return
         size = self._px(40)
         lh = self.fonts.line_height(size)
+        lines = [(lg, ln) for lg, text in INVITATIONS for ln in self._wrap(text, size, lg, w - 2 * margin)]
         # a slow vertical drift keeps the same pixels from staying lit (burn-in)
-        drift = int((math.sin(now / 20.0) * 0.5 + 0.5) * max(0, h - top - margin - lh * len(INVITATIONS)))
+        drift = int((math.sin(now / 20.0) * 0.5 + 0.5) * max(0, h - top - margin - lh * len(lines)))
         y = top + drift
-        for lg, text in INVITATIONS:
-            for ln in wrap(text, w - 2 * margin, lambda s, lg=lg: self.fonts.measure(s, size, lg)):
-                self._blit_lines(zone, [ln], size, WHITE if lg == "zh" else ORIGINAL, lg, margin, y)
-                y += lh
+        for lg, ln in lines:
+            y = self._blit_lines(zone, [ln], size, self.palette.text if lg == "zh" else self.palette.original, lg, margin, y)
 
 
 class Display:
@@ -353,12 +479,10 @@ class Display:
 
         t0 = time.perf_counter()
         now = time.monotonic() if now is None else now
-        idle = not self.state.captions
-        if self.state.version != self._drawn_version or idle or self.last_frame is None:
-            self.last_frame = self.renderer.render(self.state, now)
-            self._drawn_version = self.state.version
-            if self._screen is not None:
-                self._screen.blit(self.last_frame, (0, 0))
+        frame = self.renderer.render(self.state, now)  # zones are cached: unchanged halves are not redrawn
+        if frame is not self.last_frame and self._screen is not None:
+            self._screen.blit(frame, (0, 0))
+        self.last_frame = frame
         if self._screen is not None:
             pygame.display.flip()
         self.frames += 1
@@ -375,11 +499,40 @@ class Display:
         pygame.image.save(self.last_frame, str(path))
         return path
 
-    def pump(self) -> bool:
-        """Handle window events; False when the window was closed or Escape pressed."""
+    def pump(self) -> list[UiCommand] | None:
+        """Window events → teller commands; None when the window was closed (or Escape pressed)."""
         import pygame
 
+        commands: list[UiCommand] = []
         for ev in pygame.event.get():
             if ev.type == pygame.QUIT or (ev.type == pygame.KEYDOWN and ev.key == pygame.K_ESCAPE):
-                return False
-        return True
+                return None
+            if ev.type == pygame.KEYDOWN and ev.key in KEYS:
+                commands.append(UiCommand(action=KEYS[ev.key]))
+            elif ev.type in (pygame.MOUSEBUTTONDOWN, pygame.FINGERDOWN):
+                pos = ev.pos if ev.type == pygame.MOUSEBUTTONDOWN else (
+                    int(ev.x * self.renderer.size[0]), int(ev.y * self.renderer.size[1]))
+                cmd = touch_command(self.renderer, pos)
+                if cmd is not None:
+                    commands.append(cmd)
+        return commands
+
+
+def _keys() -> dict[int, UiAction]:
+    import pygame
+
+    return {pygame.K_c: UiAction.CLEAR, pygame.K_r: UiAction.REPEAT, pygame.K_l: UiAction.LANGUAGE,
+            pygame.K_e: UiAction.ELDERLY}
+
+
+KEYS = _keys()
+
+
+def touch_command(renderer: Renderer, pos: tuple[int, int]) -> UiCommand | None:
+    """A touch on the customer's header (their language name) cycles the customer's language."""
+    zone = renderer.zones().get(Side.CUSTOMER)
+    if zone is None or not zone.collidepoint(pos):
+        return None
+    if pos[1] - zone.top < renderer._px(36) + renderer.fonts.line_height(renderer._px(26)):
+        return UiCommand(action=UiAction.LANGUAGE)
+    return None

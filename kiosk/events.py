@@ -26,6 +26,7 @@ class EventType(StrEnum):
     DEVICE_STATE = "device-state"
     ERROR = "error"
     SOURCE_FINISHED = "source-finished"
+    UI_COMMAND = "ui-command"
 
 
 class TranslationPath(StrEnum):
@@ -117,6 +118,7 @@ class CardRead(Event):
     masked_name: str
     masked_id: str
     id_hash: str
+    elderly: bool = False  # from the birth date (which itself is not kept)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,3 +171,20 @@ class SourceFinished(Event):
 
     type: ClassVar[EventType] = EventType.SOURCE_FINISHED
     side: Side
+
+
+class UiAction(StrEnum):
+    CLEAR = "clear"  # wipe the captions
+    REPEAT = "repeat"  # show the last translation again, larger
+    LANGUAGE = "language"  # set (value) or cycle the customer's language
+    ELDERLY = "elderly"  # toggle (or set with value "on"/"off") elderly mode
+    DIAGNOSTICS = "diagnostics"  # enter/leave the diagnostics scene
+
+
+@dataclass(frozen=True, kw_only=True)
+class UiCommand(Event):
+    """A teller key, a touch, or a flag from a card: changes what the glass shows."""
+
+    type: ClassVar[EventType] = EventType.UI_COMMAND
+    action: UiAction
+    value: str = ""

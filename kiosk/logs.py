@@ -6,10 +6,10 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from .privacy import MaskingFilter
+from .privacy import MaskingFilter, MaskRules
 
 
-def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
+def setup_logging(level: str = "INFO", file: Path | None = None, rules: MaskRules = MaskRules()) -> None:
     root = logging.getLogger()
     root.setLevel(level)
     for h in list(root.handlers):
@@ -21,5 +21,5 @@ def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
         handlers.append(logging.handlers.RotatingFileHandler(file, maxBytes=5 << 20, backupCount=5, encoding="utf-8"))
     for h in handlers:
         h.setFormatter(fmt)
-        h.addFilter(MaskingFilter())
+        h.addFilter(MaskingFilter(rules))
         root.addHandler(h)

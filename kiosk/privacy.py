@@ -17,11 +17,25 @@ _CARD = re.compile(r"(?<!\d)(\d{4})((?:[ -]?\d){8,11})([ -]?\d{4})(?!\d)")
 _PHONE = re.compile(r"(?<!\d)((?:\+?86[ -]?)?1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 
 
+# "My name is …" in the kiosk's languages: the (group) is the name to mask. Config can replace the list.
+DEFAULT_NAME_PATTERNS = (
+    r"我叫(\w{2,4})", r"名字是(\w{2,4})", r"私の名前は(\w{2,8})です", r"제 이름은 (\w{2,5})",
+    r"(?i)my name is ((?:[A-Z][a-z]+)(?: [A-Z][a-z]+){0,2})", r"(?i)меня зовут (\w+(?: \w+)?)",
+)
+
+
 @dataclass(frozen=True)
 class MaskRules:
     id_numbers: bool = True
     card_numbers: bool = True
     phone_numbers: bool = True
+    names: bool = True
+    name_patterns: tuple[str, ...] = DEFAULT_NAME_PATTERNS
+
+    @classmethod
+    def from_config(cls, privacy) -> "MaskRules":
+        return cls(privacy.mask_id_numbers, privacy.mask_card_numbers, privacy.mask_phone_numbers,
+                   privacy.mask_names, tuple(privacy.name_patterns))
 
 
 def mask_id_number(s: str) -> str:
@@ -53,15 +67,22 @@ def mask_text(text: str, rules: MaskRules = MaskRules()) -> str:
         text = _CARD.sub(lambda m: m.group(1) + _stars(m.group(2)) + m.group(3), text)
     if rules.phone_numbers:
         text = _PHONE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+    if rules.names:
+        for pattern in rules.name_patterns:
+            text = re.sub(pattern, lambda m: m.group(0).replace(m.group(1), mask_name(m.group(1))), text)
     return text
 
 
 class MaskingFilter(logging.Filter):
-    """Rewrites log records so that no ID, card or phone number reaches a handler."""
+    """Rewrites log records so that no ID, card or phone number, nor a said name, reaches a handler."""
+
+    def __init__(self, rules: MaskRules = MaskRules()) -> None:
+        super().__init__()
+        self.rules = rules
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
-        masked = mask_text(msg)
+        masked = mask_text(msg, self.rules)
         if masked != msg:
             record.msg, record.args = masked, None
         return True

@@ -1,29 +1,86 @@
-"""Sample scene content for `kiosk screenshot` and the README (fake data only)."""
+"""Sample scenes with fake content for `kiosk screenshot --scene NAME`, the README and the golden-image tests."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .config import KioskConfig, Side
-from .events import FinalTranscript, Translation, TranslationPath
-from .scene import SceneState
+from .events import (
+    DeviceState,
+    DeviceStatus,
+    FinalTranscript,
+    PartialTranscript,
+    TicketIssued,
+    Translation,
+    TranslationPath,
+    UiAction,
+    UiCommand,
+)
+from .scene import DiagnosticRow, SceneState
+
+SCENES = ("attract", "conversation", "partial", "ticket", "notices", "elderly", "rtl", "repeat", "diagnostics", "single")
+
+T0 = 1000.0  # a fixed clock, so renders are reproducible
+
+TURNS_ZH_JA = [
+    (Side.TELLER, "zh", "您好，请问办理什么业务？", "ja", "こんにちは。どのようなご用件でしょうか。", TranslationPath.NMT),
+    (Side.CUSTOMER, "ja", "口座を開きたいです。", "zh", "我想开一个账户。", TranslationPath.PHRASE_MEMORY),
+    (Side.TELLER, "zh", "好的，请出示您的身份证。", "ja", "かしこまりました。身分証明書をご提示ください。", TranslationPath.PHRASE_MEMORY),
+    (Side.CUSTOMER, "ja", "手数料はいくらですか。", "zh", "手续费是多少？", TranslationPath.NMT),
+]
+TURNS_ZH_AR = [
+    (Side.TELLER, "zh", "您好，请问办理什么业务？", "ar", "مرحبًا، كيف يمكنني مساعدتك اليوم؟", TranslationPath.PHRASE_MEMORY),
+    (Side.CUSTOMER, "ar", "أود سحب 25,000 يوان.", "zh", "我想取25,000元。", TranslationPath.PHRASE_MEMORY),
+    (Side.TELLER, "zh", "请输入您的密码。", "ar", "من فضلك أدخل رقمك السري.", TranslationPath.PHRASE_MEMORY),
+]
 
 
-def sample_scene(name: str, cfg: KioskConfig) -> SceneState:
-    teller = cfg.languages.teller
-    state = SceneState(teller, "ja", history=cfg.display.history)
-    if name == "attract":
-        return state
-    if name != "conversation":
-        raise KeyError(name)
-    turns = [
-        (Side.TELLER, "zh", "您好，请问办理什么业务？", "ja", "こんにちは。どのようなご用件でしょうか。", TranslationPath.NMT),
-        (Side.CUSTOMER, "ja", "口座を開きたいです。", "zh", "我想开一个账户。", TranslationPath.PHRASE_MEMORY),
-        (Side.TELLER, "zh", "好的，请出示您的身份证。", "ja", "かしこまりました。身分証明書をご提示ください。", TranslationPath.PHRASE_MEMORY),
-        (Side.CUSTOMER, "ja", "手数料はいくらですか。", "zh", "手续费是多少？", TranslationPath.NMT),
-    ]
+def _play(state: SceneState, turns) -> None:
     for i, (side, lang, text, target, tr, path) in enumerate(turns):
         uid = f"{side.value[0]}{i:04d}"
-        state.apply(FinalTranscript(side=side, utterance_id=uid, text=text, language=lang,
+        state.apply(FinalTranscript(t=T0, side=side, utterance_id=uid, text=text, language=lang,
                                     language_probability=0.98, audio_s=2.0, asr_s=0.3))
-        state.apply(Translation(side=side, utterance_id=uid, source_language=lang, target_language=target,
+        state.apply(Translation(t=T0, side=side, utterance_id=uid, source_language=lang, target_language=target,
                                 source_text=text, text=tr, path=path))
-    return state
+
+
+def sample_scene(name: str, cfg: KioskConfig) -> tuple[SceneState, float, dict[str, Any]]:
+    """(state, the time to render it at, display overrides) for a named sample scene."""
+    if name not in SCENES:
+        raise KeyError(name)
+    teller = "zh"
+    state = SceneState(teller, "ja", history=cfg.display.history, customer_languages=cfg.languages.customer)
+    overrides: dict[str, Any] = {}
+    if name == "attract":
+        return state, T0, overrides
+    if name == "rtl":
+        state.customer_language = "ar"
+        _play(state, TURNS_ZH_AR)
+        return state, T0, overrides
+    _play(state, TURNS_ZH_JA)
+    if name == "partial":
+        state.apply(PartialTranscript(t=T0, side=Side.TELLER, utterance_id="t9", text="好的，手续费是", language="zh"))
+    elif name == "ticket":
+        state.apply(TicketIssued(t=T0, number="A017", business="預金・お引き出し", language="ja",
+                                 waiting_ahead=3, estimated_wait_min=9))
+    elif name == "notices":
+        state.apply(DeviceState(t=T0, device="idcard", status=DeviceStatus.DISCONNECTED, detail="USB unplugged"))
+        state.apply(Translation(t=T0, side=Side.CUSTOMER, utterance_id="c0009", source_language="ja",
+                                target_language="zh", source_text="五万円を引き出したいです", text="我想取5,000日元",
+                                path=TranslationPath.NMT, verified=False,
+                                note="numbers differ from the original: check with the customer"))
+    elif name == "elderly":
+        state.apply(UiCommand(t=T0, action=UiAction.ELDERLY, value="on"))
+    elif name == "repeat":
+        state.apply(UiCommand(t=T0, action=UiAction.REPEAT))
+    elif name == "diagnostics":
+        state.diagnostics = [
+            DiagnosticRow("display", "pass", "60 fps"), DiagnosticRow("audio: customer mic", "warn", "noise floor high"),
+            DiagnosticRow("models: whisper-base", "pass", "hashes match"),
+            DiagnosticRow("translation ja→zh", "fail", "no model: kiosk models add DIR"),
+            DiagnosticRow("serial: ID-card reader", "pass", "115200 baud"),
+        ]
+        state.version += 1
+    elif name == "single":
+        overrides = {"layout": "single", "mirror_customer": False}
+    return state, T0, overrides

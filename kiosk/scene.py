@@ -15,14 +15,20 @@ from .events import (
     FinalTranscript,
     PartialTranscript,
     SpeechStarted,
+    TicketIssued,
     Translation,
     TranslationPath,
+    UiAction,
+    UiCommand,
 )
 
 LANGUAGE_NAMES = {
     "zh": "中文", "en": "English", "ja": "日本語", "ko": "한국어", "ru": "Русский", "fr": "Français",
     "es": "Español", "ar": "العربية", "de": "Deutsch", "yue": "粵語", "he": "עברית", "th": "ไทย", "hi": "हिन्दी",
 }
+
+TICKET_SECONDS = 15.0
+REPEAT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -39,18 +45,50 @@ class Caption:
     verified: bool = True
 
 
+@dataclass(frozen=True)
+class Overlay:
+    text: str
+    language: str
+    until: float
+
+
+@dataclass(frozen=True)
+class DiagnosticRow:
+    name: str
+    status: str  # pass | warn | fail
+    hint: str = ""
+
+
 @dataclass
 class SceneState:
     teller_language: str
     customer_language: str
     history: int = 4
+    customer_languages: tuple[str, ...] = ()  # what the teller's language key cycles through
+    elderly: bool = False
     captions: "OrderedDict[str, Caption]" = field(default_factory=OrderedDict)
     notices: "OrderedDict[str, str]" = field(default_factory=OrderedDict)  # teller side only
     listening: dict[Side, bool] = field(default_factory=lambda: {Side.TELLER: False, Side.CUSTOMER: False})
+    ticket: TicketIssued | None = None
+    ticket_until: float = 0.0
+    overlay: Overlay | None = None
+    diagnostics: list[DiagnosticRow] | None = None  # not None: the diagnostics scene is up
     version: int = 0  # bumped on every change, so the renderer knows when to redraw
 
     def language_of(self, side: Side) -> str:
         return self.teller_language if side is Side.TELLER else self.customer_language
+
+    @property
+    def visible_history(self) -> int:
+        """Elderly mode shows the customer fewer, larger captions that stay longer."""
+        return max(1, min(2, self.history)) if self.elderly else self.history
+
+    def scene(self, now: float) -> str:
+        if self.diagnostics is not None:
+            return "diagnostics"
+        if self.ticket is not None and now < self.ticket_until:
+            return "ticket"
+        return "conversation" if self.captions else "attract"
 
     def _put(self, cap: Caption) -> None:
         self.captions[cap.utterance_id] = cap
@@ -95,13 +133,45 @@ class SceneState:
                 self.notices[key] = f"{ev.device}: {ev.status}" + (f" — {ev.detail}" if ev.detail else "")
         elif isinstance(ev, CardRead):
             self.notices["card"] = f"ID card read: {ev.masked_name} {ev.masked_id}"
+            if ev.elderly:
+                self.elderly = True
+        elif isinstance(ev, TicketIssued):
+            self.ticket = ev
+            self.ticket_until = ev.t + TICKET_SECONDS
+            if ev.elderly:
+                self.elderly = True
         elif isinstance(ev, ErrorEvent):
             self.notices[f"error:{ev.stage}"] = f"{ev.stage}: {ev.message}"
+        elif isinstance(ev, UiCommand):
+            self._command(ev)
         else:
             return False
         self.version += 1
         return True
 
-    def for_reader(self, reader: Side) -> list[Caption]:
-        """The most recent captions as one side of the glass reads them (oldest first)."""
-        return list(self.captions.values())[-self.history :]
+    def _command(self, ev: UiCommand) -> None:
+        if ev.action is UiAction.CLEAR:
+            self.captions.clear()
+            self.overlay = None
+        elif ev.action is UiAction.REPEAT:
+            last = next((c for c in reversed(self.captions.values())
+                         if c.side is Side.TELLER and c.translation), None)
+            if last is not None:
+                self.overlay = Overlay(last.translation or "", last.target_language or self.customer_language,
+                                       ev.t + REPEAT_SECONDS)
+        elif ev.action is UiAction.LANGUAGE:
+            self.customer_language = ev.value or self.next_customer_language()
+        elif ev.action is UiAction.ELDERLY:
+            self.elderly = {"on": True, "off": False}.get(ev.value, not self.elderly)
+        elif ev.action is UiAction.DIAGNOSTICS:
+            self.diagnostics = None if self.diagnostics is not None else []
+
+    def next_customer_language(self) -> str:
+        langs = list(self.customer_languages) or [self.customer_language]
+        i = langs.index(self.customer_language) if self.customer_language in langs else -1
+        return langs[(i + 1) % len(langs)]
+
+    def for_reader(self, reader: Side | None = None) -> list[Caption]:
+        """The most recent captions (oldest first) for one half of the glass."""
+        n = self.history if reader is Side.TELLER else self.visible_history
+        return list(self.captions.values())[-n:]

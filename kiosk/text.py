@@ -94,24 +94,30 @@ def tokens_for_wrapping(text: str) -> list[str]:
 
 
 def wrap(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
-    """Greedy line breaking by script; never returns a line wider than `width` unless one character is."""
+    """Greedy line breaking by script; never returns a line wider than `width` unless one character is.
+
+    Widths are added piece by piece (each piece measured once), so wrapping a long caption stays linear."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        line = ""
+        line, line_w = "", 0.0
         for piece in tokens_for_wrapping(paragraph):
-            if line and measure((line + piece).rstrip()) > width:
+            trimmed = piece.rstrip()
+            if line and line_w + measure(trimmed) > width:
                 lines.append(line.rstrip())
-                line = ""
+                line, line_w = "", 0.0
             if not line:
                 piece = piece.lstrip()
-            if not line and measure(piece.rstrip()) > width:
+                trimmed = piece.rstrip()
+            if not line and measure(trimmed) > width:
                 for ch in piece:  # a word wider than the line: split it by characters, as a last resort
                     if line and measure((line + ch).rstrip()) > width:
                         lines.append(line.rstrip())
                         line = ""
                     line += ch
+                line_w = measure(line)
             else:
                 line += piece
+                line_w += measure(piece)
         if line.strip():
             lines.append(line.rstrip())
     return lines or [""]
