@@ -216,7 +216,11 @@ class Renderer:
         self.privacy = privacy
         self.rules = MaskRules.from_config(privacy)
         self.fonts = fonts or FontBook(find_fonts(display.font_dirs))
-        self.size = (display.width, display.height)
+        # the logical canvas: a panel mounted in portrait is drawn upright and rotated onto the physical output
+        portrait = display.orientation == "portrait" and display.width > display.height
+        self.size = (display.height, display.width) if portrait else (display.width, display.height)
+        self.output_size = (display.width, display.height)
+        self.rotate = 90 if portrait else 0
         self.base_scale = display.font_scale * min(display.width, display.height) / 1080
         self.scale = self.base_scale
         self.palette = NORMAL
@@ -462,7 +466,7 @@ class Display:
         try:
             pygame.display.init()
             flags = pygame.FULLSCREEN if self.fullscreen else 0
-            self._screen = pygame.display.set_mode(self.renderer.size, flags)
+            self._screen = pygame.display.set_mode(self.renderer.output_size, flags)
             pygame.display.set_caption("Kiosk transparent screen")
             if self.fullscreen:
                 pygame.mouse.set_visible(False)
@@ -481,7 +485,8 @@ class Display:
         now = time.monotonic() if now is None else now
         frame = self.renderer.render(self.state, now)  # zones are cached: unchanged halves are not redrawn
         if frame is not self.last_frame and self._screen is not None:
-            self._screen.blit(frame, (0, 0))
+            out = pygame.transform.rotate(frame, self.renderer.rotate) if self.renderer.rotate else frame
+            self._screen.blit(out, (0, 0))
         self.last_frame = frame
         if self._screen is not None:
             pygame.display.flip()

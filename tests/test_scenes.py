@@ -202,3 +202,18 @@ def test_name_masking_on_screen_and_in_logs(fonts, capsys):
     logging.getLogger("kiosk.test").info("heard: %s", "my name is John Smith, card 6222 0212 3456 7890")
     err = capsys.readouterr().err
     assert "John Smith" not in err and "6222 0212 3456 7890" not in err
+
+
+def test_portrait_panel_draws_upright_and_rotates_the_output(fonts):
+    cfg = SMALL.model_copy(update={"orientation": "portrait", "customer_zone": "top"})
+    r = Renderer(cfg, CFG.privacy, fonts=fonts)
+    assert r.size == (540, 960) and r.output_size == (960, 540) and r.rotate == 90
+    state, now, _ = sample_scene("conversation", CFG)
+    assert r.render(state, now).get_size() == (540, 960)
+    d = Display(r, state)
+    d.open()
+    try:
+        d.draw(now)
+        assert pygame.display.get_surface().get_size() == (960, 540)
+    finally:
+        d.close()
