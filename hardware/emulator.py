@@ -54,6 +54,11 @@ class Emulator(ABC):
                 return self._outbox.pop(0)[1]
             return None
 
+    def push_front(self, piece: bytes) -> None:
+        """Give back a piece the transport could not deliver yet."""
+        with self.lock:
+            self._outbox.insert(0, (0.0, piece))
+
     def next_due(self) -> float | None:
         with self.lock:
             return self._outbox[0][0] if self._outbox else None

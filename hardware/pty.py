@@ -9,6 +9,7 @@ import os
 import select
 import termios
 import threading
+import time
 import tty
 
 from .emulator import Emulator
@@ -49,6 +50,7 @@ class PtyHost:
                 return
             master, slave = os.openpty()
             tty.setraw(slave)
+            os.set_blocking(master, False)
             self._master, self._slave = master, slave
             self.path = os.ttyname(slave)
             self.generation += 1
@@ -62,6 +64,7 @@ class PtyHost:
                     except OSError:
                         pass
             self._master = self._slave = None
+            self.path = None  # unplugged: the device path is gone
 
     def _host_baud(self) -> int | None:
         try:
@@ -71,18 +74,27 @@ class PtyHost:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # one I/O step under the lock: an unplug cannot close (and the OS reuse) the fd in the middle of it
             with self._lock:
                 master = self._master
+                if master is not None:
+                    try:
+                        ready, _, _ = select.select([master], [], [], 0.005)
+                        if ready:
+                            data = os.read(master, 4096)
+                            if data:
+                                self.emulator.write_from_host(data, self._host_baud())
+                        while (piece := self.emulator.take()) is not None:
+                            try:
+                                os.write(master, piece)
+                            except BlockingIOError:  # the host is not reading: keep the rest for later
+                                self.emulator.push_front(piece)
+                                break
+                    except (BlockingIOError, InterruptedError):
+                        pass
+                    except OSError:
+                        master = None  # closed underneath us (an unplug): wait for a replug
             if master is None:
                 self._stop.wait(0.02)
-                continue
-            try:
-                ready, _, _ = select.select([master], [], [], 0.005)
-                if ready:
-                    data = os.read(master, 4096)
-                    if data:
-                        self.emulator.write_from_host(data, self._host_baud())
-                while (piece := self.emulator.take()) is not None:
-                    os.write(master, piece)
-            except OSError:
-                self._stop.wait(0.02)  # closed underneath us by an unplug
+            else:
+                time.sleep(0)  # let an unplug/replug take the lock between steps

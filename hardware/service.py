@@ -81,6 +81,7 @@ class PollingService(Generic[D]):
             try:
                 driver = self._open()
             except (HardwareError, serial.SerialException, OSError) as e:
+                log.debug("%s: open failed (%s), next try in %.2fs", self.name, e, delay)
                 self._set(State.DISCONNECTED, type(e).__name__)
                 self._stop.wait(delay)
                 delay = min(self.backoff[1], delay * 2)

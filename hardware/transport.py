@@ -25,6 +25,8 @@ def open_port(url: str, baudrate: int = 115200, timeout: float = 0.05) -> serial
     """Any URL pyserial accepts (`/dev/ttyUSB0`, `loop://`, `idcardsim://x`, …)."""
     import hardware  # noqa: F401  (registers the emulator URL schemes)
 
+    if not url:
+        raise DeviceGone("no port (device not present)")
     try:
         return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, write_timeout=1.0)
     except (serial.SerialException, OSError, ValueError) as e:

@@ -209,6 +209,7 @@ class KioskApp:
             t.cancel()
         watcher.cancel()
         await asyncio.gather(*tasks, watcher, return_exceptions=True)
+        await pipeline.drain()
         await render
         await asyncio.to_thread(hub.stop)
         await asyncio.sleep(0)  # deliver the devices' last state events

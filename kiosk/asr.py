@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,12 +38,28 @@ class AsrResult:
     audio_s: float = 0.0
     elapsed_s: float = 0.0
     task: str = "transcribe"
+    language_fallback: bool = False  # detection was unsure: the side's last confident language was used
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Per-call knobs: a forced language, the fallback for unsure detection, a biasing prompt, the encoder window."""
+
+    language: str | None = None
+    fallback_language: str | None = None
+    min_confidence: float = 0.6
+    min_language_audio_s: float = 1.0
+    prompts: Mapping[str, str] = field(default_factory=dict)  # per language, applied after detection
+    context_s: float | None = None
 
 
 class Transcriber(ABC):
+    busy: bool = False
+
     @abstractmethod
     def transcribe(
-        self, audio: np.ndarray, languages: Sequence[str], *, task: str = "transcribe", language: str | None = None
+        self, audio: np.ndarray, languages: Sequence[str], *, task: str = "transcribe", language: str | None = None,
+        options: DecodeOptions | None = None,
     ) -> AsrResult:
         """Recognise `audio` (16 kHz mono float32). The language is detected among `languages` only,
         unless `language` forces one. task="translate" gives Whisper's English speech translation."""
@@ -112,12 +128,16 @@ class WhisperEngine(Transcriber):
             self._tokenizers[key] = Tokenizer(self._hf_tokenizer, self.model.is_multilingual, task=task, language=language)
         return self._tokenizers[key]
 
-    def _encode(self, audio: np.ndarray):
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    def _encode(self, audio: np.ndarray, context_s: float | None = None):
         import ctranslate2
 
         mel = self.features(audio)  # (n_mels, frames)
         n = mel.shape[1]
-        frames = context_frames(n, self.min_context_s)
+        frames = context_frames(n, context_s if context_s is not None else self.min_context_s)
         if n >= frames:
             mel = mel[:, :frames]
         else:
@@ -126,24 +146,36 @@ class WhisperEngine(Transcriber):
         return self.model.encode(view, to_cpu=False)
 
     def transcribe(
-        self, audio: np.ndarray, languages: Sequence[str], *, task: str = "transcribe", language: str | None = None
+        self, audio: np.ndarray, languages: Sequence[str], *, task: str = "transcribe", language: str | None = None,
+        options: DecodeOptions | None = None,
     ) -> AsrResult:
+        opts = options or DecodeOptions()
+        language = language or opts.language
         audio = np.asarray(audio, dtype=np.float32)
         audio_s = len(audio) / SAMPLE_RATE
         t0 = time.perf_counter()
+        fallback = False
         with self._lock:
-            enc = self._encode(audio)
+            enc = self._encode(audio, opts.context_s)  # one encoder pass serves detection and decoding
             probs: dict[str, float] = {}
             if language is None:
                 if self.model.is_multilingual:
                     probs = restrict_language_probs(self.model.detect_language(enc)[0], languages or ["en"])
                     language = next(iter(probs))
+                    unsure = probs[language] < opts.min_confidence or audio_s < opts.min_language_audio_s
+                    if unsure and opts.fallback_language and opts.fallback_language != language:
+                        language, fallback = opts.fallback_language, True
                 else:
                     language, probs = "en", {"en": 1.0}
             tok = self._tokenizer(task, language)
             from faster_whisper.transcribe import get_suppressed_tokens
 
             prompt = list(tok.sot_sequence) + [tok.no_timestamps]
+            text_prompt = opts.prompts.get(language, "")
+            if text_prompt and task == "transcribe":
+                # Whisper's "previous text" slot biases spelling and vocabulary (口座, not 講座) without being output
+                prev = tok.encode(" " + text_prompt.strip())[-223:]
+                prompt = [tok.sot_prev] + prev + prompt
             # bound the output by the audio length: a loop cannot run to 448 tokens on a 2 s clip
             max_length = min(448, len(prompt) + int(audio_s * 15) + 20)
             res = self.model.generate(
@@ -166,4 +198,5 @@ class WhisperEngine(Transcriber):
             audio_s=audio_s,
             elapsed_s=time.perf_counter() - t0,
             task=task,
+            language_fallback=fallback,
         )

@@ -105,6 +105,7 @@ class AudioSection(_Frozen):
     teller: AudioSource = AudioSource()
     customer: AudioSource = AudioSource()
     chunk_ms: Literal[32] = 32
+    bleed_margin_db: float = Field(6.0, ge=0.0, le=40.0, description="0 = off")
 
     def for_side(self, side: Side) -> AudioSource:
         return self.teller if side is Side.TELLER else self.customer
@@ -113,8 +114,11 @@ class AudioSection(_Frozen):
 class VadSection(_Frozen):
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
     min_speech_ms: int = Field(250, ge=32, le=5000)
-    end_silence_ms: int = Field(700, ge=100, le=5000)
+    teller_end_silence_ms: int = Field(500, ge=100, le=5000)
+    customer_end_silence_ms: int = Field(800, ge=100, le=5000)
+    elderly_end_silence_ms: int = Field(1300, ge=100, le=5000)
     max_utterance_s: float = Field(15.0, ge=2.0, le=29.0)
+    split_pause_ms: int = Field(200, ge=64, le=2000)
     pad_ms: int = Field(300, ge=0, le=1000)
 
 
@@ -127,6 +131,13 @@ class AsrSection(_Frozen):
     min_context_s: float = Field(
         30.0, ge=1.0, le=30.0, description="encoder window: 30 = full Whisper window; shorter = audio-context mode"
     )
+    partials: bool = True
+    partial_interval_s: float = Field(0.5, ge=0.2, le=3.0)
+    partial_context_s: float = Field(10.0, ge=1.0, le=30.0)
+    min_language_confidence: float = Field(0.6, ge=0.0, le=1.0)
+    min_language_audio_s: float = Field(1.0, ge=0.0, le=10.0)
+    bias_with_glossary: bool = True
+    initial_prompts: dict[str, str] = Field(default_factory=lambda: {"zh": "以下是普通话的句子。"})
 
 
 class TranslationSection(_Frozen):

@@ -1,8 +1,12 @@
-"""Per-side speech pipeline: audio frames → Silero VAD → segmenter → Whisper → translation → events.
+"""Per-side speech pipeline: audio frames → Silero VAD → segmenter → live partials → Whisper final → guards →
+translation → events.
 
 VAD scoring is cheap (≈0.2 ms a frame) and runs on the loop; recognition and translation run in worker threads
-(`asyncio.to_thread`) so the render loop never waits for them. One recogniser worker per side keeps each side's
-utterances in order; the shared engine's lock serialises the two sides on the one model.
+(`asyncio.to_thread`) so the render loop never waits for them. Each side has its own capture task and recogniser
+queue (so utterances from both sides may overlap); one shared engine serialises the decodes. While someone speaks,
+the growing utterance is re-decoded every `asr.partial_interval_s` with a short encoder window, and a
+LocalAgreement policy commits the words two decodes agree on; partial decodes are skipped while the engine is busy
+so they never delay a final.
 """
 
 from __future__ import annotations
@@ -10,51 +14,92 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .asr import AsrResult, Transcriber
+from .agreement import LocalAgreement, join_tokens
+from .asr import AsrResult, DecodeOptions, Transcriber
+from .audio import Source
 from .bus import EventBus
 from .config import KioskConfig, Side
 from .errors import ErrorCode, KioskError
-from .guards import repetition_loop
 from .events import (
+    CardRead,
     ErrorEvent,
+    Event,
     FinalTranscript,
+    PartialTranscript,
     SourceFinished,
     SpeechEnded,
     SpeechStarted,
     Translation,
+    UiAction,
+    UiCommand,
 )
-from .audio import Source
+from .guards import hallucination
 from .translate import TranslationRequest, TranslationRouter
-from .vad import Segmenter, SegmenterParams, SegmentKind
+from .vad import FRAME, SAMPLE_RATE, Segmenter, SegmenterParams, SegmentKind
 
 log = logging.getLogger(__name__)
 
 
-def segmenter_params(cfg: KioskConfig) -> SegmenterParams:
+def segmenter_params(cfg: KioskConfig, side: Side, elderly: bool = False) -> SegmenterParams:
     v = cfg.vad
+    end = v.teller_end_silence_ms if side is Side.TELLER else v.customer_end_silence_ms
+    if elderly and side is Side.CUSTOMER:
+        end = max(end, v.elderly_end_silence_ms)
     return SegmenterParams(
-        threshold=v.threshold,
-        min_speech_s=v.min_speech_ms / 1000,
-        end_silence_s=v.end_silence_ms / 1000,
-        max_utterance_s=v.max_utterance_s,
-        pad_s=v.pad_ms / 1000,
+        threshold=v.threshold, min_speech_s=v.min_speech_ms / 1000, end_silence_s=end / 1000,
+        max_utterance_s=v.max_utterance_s, pad_s=v.pad_ms / 1000, split_pause_s=v.split_pause_ms / 1000,
     )
 
 
-def is_hallucination(r: AsrResult) -> bool:
-    """Whisper's own non-speech rule (no_speech_prob high and the decode unsure), or nothing recognised.
-    (The full set of guards — phrase lists, repetition loops — belongs to the streaming-speech stage.)"""
-    if not r.text.strip(".。,，!！?？ \n"):
+def is_hallucination(r: AsrResult, speech_ratio: float = 1.0) -> bool:
+    return hallucination(r.text, r.language, no_speech_prob=r.no_speech_prob, avg_logprob=r.avg_logprob,
+                         speech_ratio=speech_ratio) is not None
+
+
+def bleed_verdict(own_rms: float, other_rms: float, margin_db: float) -> bool:
+    """Pure: is this utterance the other side's speech picked up by our mic (the other side ≥ margin louder)?"""
+    if margin_db <= 0 or other_rms <= 0:
+        return False
+    if own_rms <= 0:
         return True
-    if repetition_loop(r.text):
-        return True
-    return r.no_speech_prob > 0.6 and r.avg_logprob < -1.0
+    return 20 * math.log10(other_rms / own_rms) >= margin_db
+
+
+class EnergyTrack:
+    """Per-frame RMS and speech probability of one side, indexed by frame number (the shared stream clock)."""
+
+    def __init__(self, keep_s: float = 60.0) -> None:
+        self.keep = int(keep_s * SAMPLE_RATE / FRAME)
+        self.start = 0
+        self.rms: list[float] = []
+        self.prob: list[float] = []
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.rms)
+
+    def add(self, frame: np.ndarray, prob: float) -> None:
+        self.rms.append(float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))))
+        self.prob.append(prob)
+        if len(self.rms) > self.keep:
+            drop = len(self.rms) - self.keep
+            del self.rms[:drop], self.prob[:drop]
+            self.start += drop
+
+    def window(self, i0: int, i1: int) -> tuple[float, float] | None:
+        """(rms, mean speech probability) over frames [i0, i1), or None when not (or no longer) recorded."""
+        if i0 < self.start or i1 > self.end or i1 <= i0:
+            return None
+        r = self.rms[i0 - self.start : i1 - self.start]
+        p = self.prob[i0 - self.start : i1 - self.start]
+        return float(np.sqrt(np.mean(np.square(r)))), float(np.mean(p))
 
 
 @dataclass
@@ -63,10 +108,25 @@ class Utterance:
     utterance_id: str
     audio: np.ndarray
     ended_at: float  # monotonic time the end of speech was detected
+    first_frame: int = 0
+    last_frame: int = 0
+    speech_ratio: float = 1.0
+
+
+@dataclass
+class _Live:
+    """A side's utterance in progress: its id, agreement state and partial-decode bookkeeping."""
+
+    utterance_id: str
+    agreement: LocalAgreement = field(default_factory=LocalAgreement)
+    next_partial_s: float = 0.0
+    decoding: bool = False
+    first_partial: bool = True
+    language: str | None = None
 
 
 class ConversationState:
-    """Which language each side currently speaks (the customer's follows what was last recognised)."""
+    """Which language each side currently speaks (the customer's follows what was last recognised confidently)."""
 
     def __init__(self, teller: str, customer_default: str) -> None:
         self.teller = teller
@@ -85,6 +145,7 @@ class SpeechPipeline:
         router: TranslationRouter,
         scorer_factory: Callable[[], Callable[[np.ndarray], float]],
         conversation: ConversationState | None = None,
+        prompts: dict[str, str] | None = None,
     ) -> None:
         self.cfg = cfg
         self.bus = bus
@@ -92,25 +153,61 @@ class SpeechPipeline:
         self.router = router
         self.scorer_factory = scorer_factory
         self.conversation = conversation or ConversationState(cfg.languages.teller, cfg.languages.customer_default)
+        self.prompts = prompts if prompts is not None else decode_prompts(cfg)
         self._ids = itertools.count(1)
         self.queues: dict[Side, asyncio.Queue[Utterance | None]] = {}
+        self.tracks: dict[Side, EnergyTrack] = {Side.TELLER: EnergyTrack(), Side.CUSTOMER: EnergyTrack()}
+        self.segmenters: dict[Side, Segmenter] = {}
+        self.elderly = cfg.display.elderly
+        self._live: dict[Side, _Live | None] = {Side.TELLER: None, Side.CUSTOMER: None}
+        self._tasks: set[asyncio.Task] = set()
+        self.dropped: list[tuple[Side, str]] = []  # (side, reason) of utterances not shown
+        bus.listen(self._on_event)
+
+    # ---- configuration that follows the conversation ----------------------------------------------------
+    def _on_event(self, ev: Event) -> None:
+        elderly = None
+        if isinstance(ev, UiCommand) and ev.action is UiAction.ELDERLY:
+            elderly = {"on": True, "off": False}.get(ev.value, not self.elderly)
+        elif isinstance(ev, CardRead) and ev.elderly:
+            elderly = True
+        if elderly is not None and elderly != self.elderly:
+            self.elderly = elderly  # elderly customers get a longer end-of-speech pause
+            seg = self.segmenters.get(Side.CUSTOMER)
+            if seg is not None:
+                seg.p = segmenter_params(self.cfg, Side.CUSTOMER, elderly)
+
+    def decode_options(self, side: Side, *, partial: bool = False, language: str | None = None) -> DecodeOptions:
+        a = self.cfg.asr
+        return DecodeOptions(
+            language=language,
+            fallback_language=self.conversation.language(side),
+            min_confidence=a.min_language_confidence,
+            min_language_audio_s=a.min_language_audio_s,
+            prompts=self.prompts,
+            context_s=a.partial_context_s if partial else None,
+        )
 
     def _next_id(self, side: Side) -> str:
         return f"{side.value[0]}{next(self._ids):04d}"
 
+    # ---- capture ----------------------------------------------------------------------------------------
     async def capture(self, source: Source) -> None:
         """Read one side's audio until it ends; hand each utterance to that side's recogniser queue."""
         side = source.side
         queue = self.queues.setdefault(side, asyncio.Queue())
         scorer = self.scorer_factory()
-        seg = Segmenter(segmenter_params(self.cfg))
-        current: str | None = None
+        seg = self.segmenters[side] = Segmenter(segmenter_params(self.cfg, side, self.elderly))
+        track = self.tracks[side]
         try:
             async for frame in source.frames():
-                for ev in seg.feed(frame, scorer(frame)):
-                    current = self._on_segment(side, ev, current, queue)
+                prob = scorer(frame)
+                track.add(frame, prob)
+                for ev in seg.feed(frame, prob):
+                    self._on_segment(side, seg, ev, queue)
+                self._maybe_partial(side, seg)
             for ev in seg.flush():
-                current = self._on_segment(side, ev, current, queue)
+                self._on_segment(side, seg, ev, queue)
         except KioskError as e:
             self.bus.publish(ErrorEvent(stage="audio", code=e.code, message=str(e), side=side))
         finally:
@@ -118,17 +215,64 @@ class SpeechPipeline:
             self.bus.publish(SourceFinished(side=side))
             await queue.put(None)
 
-    def _on_segment(self, side: Side, ev, current: str | None, queue: asyncio.Queue) -> str | None:
+    def _on_segment(self, side: Side, seg: Segmenter, ev, queue: asyncio.Queue) -> None:
+        track = self.tracks[side]
         if ev.kind is SegmentKind.START:
-            current = self._next_id(side)
-            self.bus.publish(SpeechStarted(side=side, utterance_id=current, audio_t=ev.t))
-            return current
-        uid = current or self._next_id(side)
-        duration = len(ev.audio) / 16000
+            live = self._live[side] = _Live(self._next_id(side))
+            live.next_partial_s = seg.position_s + self.cfg.asr.partial_interval_s
+            self.bus.publish(SpeechStarted(side=side, utterance_id=live.utterance_id, audio_t=ev.t))
+            return
+        live = self._live[side]
+        uid = live.utterance_id if live else self._next_id(side)
+        self._live[side] = None
+        last = min(track.end, int(round(ev.t * SAMPLE_RATE / FRAME)))  # frame index = the side's stream clock
+        first = max(track.start, last - len(ev.audio) // FRAME)
+        probs = track.prob[first - track.start : last - track.start]
+        ratio = float(np.mean([p >= self.cfg.vad.threshold for p in probs])) if probs else 1.0
+        duration = len(ev.audio) / SAMPLE_RATE
         self.bus.publish(SpeechEnded(side=side, utterance_id=uid, audio_t=ev.t, duration_s=duration, reason=ev.reason))
-        queue.put_nowait(Utterance(side, uid, ev.audio, time.monotonic()))
-        return None
+        queue.put_nowait(Utterance(side, uid, ev.audio, time.monotonic(), first, last, ratio))
 
+    # ---- live partials ----------------------------------------------------------------------------------
+    def _maybe_partial(self, side: Side, seg: Segmenter) -> None:
+        live = self._live[side]
+        t = self.transcriber
+        if (live is None or not self.cfg.asr.partials or t is None or live.decoding or not seg.in_speech
+                or seg.position_s < live.next_partial_s):
+            return
+        if t.busy:  # a final (or the other side) is decoding: finals first, try again at the next frame
+            return
+        live.decoding = True
+        live.next_partial_s = seg.position_s + self.cfg.asr.partial_interval_s
+        audio = seg.current_audio().copy()
+        task = asyncio.create_task(self._partial(side, live, audio))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _partial(self, side: Side, live: _Live, audio: np.ndarray) -> None:
+        assert self.transcriber is not None
+        try:
+            opts = self.decode_options(side, partial=True, language=live.language)
+            r = await asyncio.to_thread(self.transcriber.transcribe, audio, self.cfg.languages.for_side(side),
+                                        options=opts)
+        except Exception:
+            log.exception("partial decode failed")
+            return
+        finally:
+            live.decoding = False
+        if self._live[side] is not live:
+            return  # the utterance ended meanwhile: the final takes over
+        if r.language_probability >= self.cfg.asr.min_language_confidence and not r.language_fallback:
+            live.language = live.language or r.language
+        if hallucination(r.text, r.language, no_speech_prob=r.no_speech_prob, avg_logprob=r.avg_logprob) is not None:
+            return
+        committed, tentative = live.agreement.update(r.text)
+        text = join_tokens(committed + tentative)
+        if text:
+            self.bus.publish(PartialTranscript(side=side, utterance_id=live.utterance_id, text=text,
+                                               language=r.language))
+
+    # ---- finals -----------------------------------------------------------------------------------------
     async def recognise(self, side: Side) -> None:
         """Worker: recognise and translate this side's utterances in order until the source ends."""
         queue = self.queues.setdefault(side, asyncio.Queue())
@@ -144,16 +288,33 @@ class SpeechPipeline:
                 log.exception("utterance failed")
                 self.bus.publish(ErrorEvent(stage="asr", code=ErrorCode.ASR_FAILED, message=type(e).__name__, side=side))
 
+    def is_bleed(self, utt: Utterance) -> bool:
+        """The same speech on both mics: it belongs to the louder side; drop it on the quieter one."""
+        other = self.tracks[utt.side.other].window(utt.first_frame, utt.last_frame)
+        own = self.tracks[utt.side].window(utt.first_frame, utt.last_frame)
+        if other is None or own is None or other[1] < 0.5:  # the other mic did not hear speech then
+            return False
+        return bleed_verdict(own[0], other[0], self.cfg.audio.bleed_margin_db)
+
     async def process(self, utt: Utterance) -> None:
         if self.transcriber is None:
             return
         side = utt.side
-        languages = self.cfg.languages.for_side(side)
-        result = await asyncio.to_thread(self.transcriber.transcribe, utt.audio, languages)
-        if is_hallucination(result):
-            log.info("dropped a non-speech decode on the %s side", side)
+        if self.is_bleed(utt):
+            self.dropped.append((side, "bleed"))
+            log.info("%s: utterance %s is the other side's speech (bleed): not captioned", side, utt.utterance_id)
             return
-        if side is Side.CUSTOMER and result.language_probability >= 0.5:
+        languages = self.cfg.languages.for_side(side)
+        result = await asyncio.to_thread(self.transcriber.transcribe, utt.audio, languages,
+                                         options=self.decode_options(side))
+        reason = hallucination(result.text, result.language, no_speech_prob=result.no_speech_prob,
+                               avg_logprob=result.avg_logprob, speech_ratio=utt.speech_ratio)
+        if reason is not None:
+            self.dropped.append((side, reason))
+            log.info("dropped a decode on the %s side: %s", side, reason)
+            return
+        if (side is Side.CUSTOMER and not result.language_fallback
+                and result.language_probability >= self.cfg.asr.min_language_confidence):
             self.conversation.customer = result.language
         self.bus.publish(
             FinalTranscript(
@@ -177,3 +338,28 @@ class SpeechPipeline:
                 verified=out.verified,
             )
         )
+
+    async def drain(self) -> None:
+        """Wait for in-flight partial decodes (at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def decode_prompts(cfg: KioskConfig) -> dict[str, str]:
+    """Per-language Whisper prompts: the configured prefix plus a few of the bank's glossary terms in that
+    language (kept short: it costs decode time and must not leak into the output)."""
+    prompts = dict(cfg.asr.initial_prompts)
+    if cfg.asr.bias_with_glossary:
+        from .glossary import Glossary, default_glossary
+
+        g = Glossary.load(cfg.translation.glossary_file) if cfg.translation.glossary_file else default_glossary()
+        terms: dict[str, list[str]] = {}
+        for (src, _tgt), pairs in g.pairs.items():
+            for term, _ in pairs:
+                if term not in terms.setdefault(src, []):
+                    terms[src].append(term)
+        sep = {"zh": "、", "ja": "、"}
+        for lang, words in terms.items():
+            listed = sep.get(lang, ", ").join(words[:8])
+            prompts[lang] = (prompts.get(lang, "") + " " + listed).strip()
+    return prompts

@@ -38,6 +38,8 @@ class SegmenterParams:
     end_silence_s: float = 0.7
     max_utterance_s: float = 15.0
     pad_s: float = 0.3
+    split_pause_s: float = 0.2  # within the last 3 s before max_utterance_s, a pause this long ends the utterance
+    split_window_s: float = 3.0
 
     @property
     def neg_threshold(self) -> float:
@@ -68,6 +70,18 @@ class Segmenter:
     @property
     def in_speech(self) -> bool:
         return self.state is _State.SPEECH
+
+    @property
+    def position_s(self) -> float:
+        return self._pos / self.sr
+
+    @property
+    def speech_start_s(self) -> float:
+        return self._start / self.sr
+
+    def current_audio(self) -> np.ndarray:
+        """The utterance so far (pre-roll included), for live partial decodes."""
+        return np.concatenate(self._buf) if self.state is _State.SPEECH and self._buf else np.zeros(0, np.float32)
 
     def _s(self, seconds: float) -> int:
         return int(round(seconds * self.sr))
@@ -135,9 +149,14 @@ class Segmenter:
             self._silence += n
         elif speech:
             self._silence = 0
+        length = self._pos - self._start
+        split_from = max(self.p.max_utterance_s - self.p.split_window_s, 0.6 * self.p.max_utterance_s)
+        near_max = length >= self._s(split_from)
         if self._silence >= self._s(self.p.end_silence_s):
             out.append(self._end("silence"))
-        elif (self._pos - self._start) >= self._s(self.p.max_utterance_s):
+        elif near_max and self._silence >= self._s(self.p.split_pause_s):
+            out.append(self._end("pause-split"))  # long speech: end at this pause rather than mid-word later
+        elif length >= self._s(self.p.max_utterance_s):
             out.append(self._end("max-length"))
             # speech goes on: the next chunk starts a fresh utterance immediately
             self.state = _State.SPEECH

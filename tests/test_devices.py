@@ -30,13 +30,19 @@ salt_file = "{tmp_path}/salt"
         forget_emulator(kind, "hub")
 
 
-async def next_event(sub, pred, timeout=5.0):
+async def next_event(sub, pred, timeout=5.0, seen=None):
+    seen = [] if seen is None else seen
+
     async def loop():
         while True:
             ev = await sub.get()
+            seen.append(ev)
             if pred(ev):
                 return ev
-    return await asyncio.wait_for(loop(), timeout)
+    try:
+        return await asyncio.wait_for(loop(), timeout)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"no matching event in {timeout}s; saw {[e.to_dict() for e in seen]}") from None
 
 
 def test_hub_events(cfg):
@@ -47,8 +53,10 @@ def test_hub_events(cfg):
         hub = DeviceHub(cfg, bus)
         hub.start()
         try:
-            for dev in ("idcard", "nfc", "printer"):
-                await next_event(sub, lambda e, d=dev: isinstance(e, DeviceState) and e.device == d and e.status is DeviceStatus.OK)
+            ok: set[str] = set()
+            while ok != {"idcard", "nfc", "printer"}:  # in whatever order the three come up
+                ev = await next_event(sub, lambda e: isinstance(e, DeviceState) and e.status is DeviceStatus.OK)
+                ok.add(ev.device)
             get_emulator("idcardsim", "hub").place(specimen_card())
             card = await next_event(sub, lambda e: isinstance(e, CardRead))
             get_emulator("pn532sim", "hub").present(EmulatedTag(bytes.fromhex("04A1B2C3")))

@@ -11,7 +11,7 @@ class FakeTranscriber(Transcriber):
         self.text = text
         self.calls = []
 
-    def transcribe(self, audio, languages, *, task="transcribe", language=None):
+    def transcribe(self, audio, languages, *, task="transcribe", language=None, options=None):
         self.calls.append((task, language))
         return AsrResult(text=self.text, language=language or "en", language_probability=1.0)
 

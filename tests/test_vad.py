@@ -64,8 +64,27 @@ def test_max_length_splits_long_speech():
     p = SegmenterParams(max_utterance_s=2.0, end_silence_s=0.5)
     events = run([0.9] * frames(5) + [0.0] * frames(1), p)
     ends = [e for _, e in events if e.kind is SegmentKind.END]
-    assert [e.reason for e in ends] == ["max-length", "max-length", "silence"]
+    assert [e.reason for e in ends] == ["max-length", "max-length", "pause-split"]  # the rest ends at its pause
     assert all(len(e.audio) / SAMPLE_RATE <= 2.0 + 0.3 + FRAME_S for e in ends)
+
+
+def test_long_speech_is_split_at_a_pause_before_the_hard_limit():
+    p = SegmenterParams(max_utterance_s=6.0, end_silence_s=0.8, split_pause_s=0.2, split_window_s=3.0)
+    # 2 s speech, 0.3 s pause (too early to split), 2 s speech, 0.3 s pause (near max: split), 2 s speech, silence
+    probs = ([0.9] * frames(2) + [0.0] * frames(0.3)) * 2 + [0.9] * frames(2) + [0.0] * frames(1.5)
+    ends = [e for _, e in run(probs, p) if e.kind is SegmentKind.END]
+    assert [e.reason for e in ends] == ["pause-split", "silence"]
+    assert 4.0 < len(ends[0].audio) / SAMPLE_RATE < 5.2
+
+
+def test_current_audio_grows_during_speech():
+    seg = Segmenter(SegmenterParams(pad_s=0.0))
+    for _ in range(5):
+        seg.feed(np.zeros(FRAME, np.float32), 0.0)
+    assert len(seg.current_audio()) == 0
+    for i in range(20):
+        seg.feed(np.ones(FRAME, np.float32), 0.9)
+    assert seg.in_speech and len(seg.current_audio()) == 20 * FRAME
 
 
 def test_end_of_stream_flushes_open_utterance():

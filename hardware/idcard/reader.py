@@ -169,8 +169,13 @@ class IdCardService(PollingService[IdCardReader]):
 
     def _connect(self) -> IdCardReader:
         url = self._url() if callable(self._url) else self._url
-        reader = IdCardReader.open(url, self._baud)
-        reader.status()
+        reader = IdCardReader.open(url, self._baud, timeout=0.3)  # a quick answer or the next port/baud
+        try:
+            reader.status()
+        except BaseException:
+            reader.close()
+            raise
+        reader.timeout = 1.0
         # presence survives a reconnect: a card still lying on the reader after a USB glitch is not re-read
         return reader
 

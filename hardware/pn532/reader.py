@@ -176,8 +176,14 @@ class NfcService(PollingService[Pn532]):
         super().__init__("nfc", self._connect, self._poll_once, on_state=on_state, interval=interval)
 
     def _connect(self) -> Pn532:
-        dev = Pn532.open(self._url() if callable(self._url) else self._url, self._baud)
-        dev.firmware_version()
+        dev = Pn532(open_port(self._url() if callable(self._url) else self._url, self._baud), timeout=0.3)
+        try:
+            dev.wakeup()
+            dev.firmware_version()
+        except BaseException:
+            dev.close()
+            raise
+        dev.timeout = 1.0
         return dev
 
     def _poll_once(self, dev: Pn532) -> None:

@@ -22,6 +22,15 @@ from hardware.service import State
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _stacks() -> str:
+    import sys
+    import traceback
+
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return "\n".join(f"--- {names.get(i)}\n" + "".join(traceback.format_stack(f)) for i, f in sys._current_frames().items()
+                     if names.get(i, "").startswith(("pty", "device")))
+
+
 class Recorder:
     """Collects callback results; waits on a condition, never sleeps."""
 
@@ -81,7 +90,8 @@ def test_card_placed_gives_exactly_one_result(idcard_pty, caplog):
         assert card.number not in msg and card.name not in msg and card.address not in msg
 
 
-def test_unplug_mid_read_reports_and_recovers_under_a_new_name(idcard_pty):
+def test_unplug_mid_read_reports_and_recovers_under_a_new_name(idcard_pty, caplog):
+    caplog.set_level(logging.DEBUG, logger="hardware")
     emu, host = idcard_pty
     rec = Recorder()
     svc = IdCardService(lambda: host.path, rec.item, on_state=rec.state, interval=0.02).start()
@@ -94,6 +104,7 @@ def test_unplug_mid_read_reports_and_recovers_under_a_new_name(idcard_pty):
             assert emu.changed.wait_for(lambda: P.READ_TEXT_PHOTO in emu.commands, 5)
         old = host.path
         emu.unplug()
+        assert host.path is None
         rec.wait(lambda: State.DISCONNECTED in rec.states)
         assert rec.items == []  # the interrupted read produced nothing
         blocker = os.openpty()  # hold the old pty number so the device comes back under another name
@@ -101,7 +112,12 @@ def test_unplug_mid_read_reports_and_recovers_under_a_new_name(idcard_pty):
             emu.reply_delay, emu.fragment = 0.0, None
             emu.replug()
             assert host.path != old
-            rec.wait(lambda: rec.states[-1] is State.OK, timeout=2.0)  # recovers within 2 s
+            try:
+                rec.wait(lambda: rec.states[-1] is State.OK, timeout=2.0)  # recovers within 2 s
+            except AssertionError:
+                raise AssertionError(f"{caplog.text}\ncommands after replug: {emu.commands[-10:]} received "
+                                     f"{bytes(emu.received[-30:]).hex()} baud {host._host_baud()} plugged {emu.plugged} "
+                                     f"path {host.path} master {host._master}\n{_stacks()}") from None
             rec.wait(lambda: len(rec.items) == 1)  # and the card is read after all: nothing lost
         finally:
             for fd in blocker:
