@@ -24,6 +24,7 @@ from .vad import SAMPLE_RATE
 log = logging.getLogger(__name__)
 
 FULL_WINDOW_FRAMES = 3000  # 30 s of 10 ms mel frames
+SHORT_AUDIO_CONFIDENCE = 0.9
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,9 @@ class WhisperEngine(Transcriber):
                 if self.model.is_multilingual:
                     probs = restrict_language_probs(self.model.detect_language(enc)[0], languages or ["en"])
                     language = next(iter(probs))
-                    unsure = probs[language] < opts.min_confidence or audio_s < opts.min_language_audio_s
+                    p = probs[language]
+                    # short audio makes Whisper's detection shaky: there only a clear winner is trusted
+                    unsure = p < opts.min_confidence or (audio_s < opts.min_language_audio_s and p < SHORT_AUDIO_CONFIDENCE)
                     if unsure and opts.fallback_language and opts.fallback_language != language:
                         language, fallback = opts.fallback_language, True
                 else:

@@ -223,3 +223,127 @@ def bench_display(cfg, seconds: float = 10.0, captions_per_s: float = 4.0, with_
         "interval_ms_p99": 1000 * percentile(intervals[1:], 0.99), "with_asr": with_asr, "asr_decodes": asr_runs[0],
         "rss_mb": rss_mb(),
     }
+
+
+POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
+
+
+def _normalise_words(s: str) -> list[str]:
+    import re
+
+    return re.sub(r"[^\w\s']", " ", s.lower()).split()
+
+
+def edit_distance(ref: list[str], hyp: list[str]) -> int:
+    d = list(range(len(hyp) + 1))
+    for i in range(1, len(ref) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(hyp) + 1):
+            cur = min(d[j] + 1, d[j - 1] + 1, prev + (ref[i - 1] != hyp[j - 1]))
+            prev, d[j] = d[j], cur
+    return d[len(hyp)]
+
+
+_NUMBER_WORDS = {"3": "three", "4": "four", "5": "five", "7": "seven", "8": "eight", "10": "ten"}
+
+
+def asr_clips(scratch: Path) -> list[dict[str, Any]]:
+    """Clips the project does not control (LibriVox and spoken cards from Debian's pocketsphinx-testdata) plus
+    espeak-ng English and the kokoro Japanese demo clips."""
+    import re
+    import shutil
+    import subprocess
+
+    clips: list[dict[str, Any]] = []
+    lib = POCKETSPHINX / "librivox"
+    if (lib / "transcription").exists():
+        for line in (lib / "transcription").read_text().splitlines():
+            m = re.match(r"<s> (.*) </s> \((.*)\)", line.strip())
+            if m:
+                clips.append({"name": m.group(2)[-4:], "set": "librivox", "path": lib / f"{m.group(2)}.wav",
+                              "ref": m.group(1), "lang": "en"})
+    cards = POCKETSPHINX / "cards"
+    if (cards / "cards.transcription").exists():
+        for line in (cards / "cards.transcription").read_text().splitlines():
+            m = re.match(r"<s> (.*) </s> \((.*)\)", line.strip())
+            if m:
+                clips.append({"name": f"cards-{m.group(2)}", "set": "cards", "path": cards / f"{m.group(2)}.wav",
+                              "ref": m.group(1), "lang": "en"})
+    exe = shutil.which("espeak-ng")
+    for i, text in enumerate(["Please show me your ID card.", "I would like to withdraw two hundred yuan.",
+                              "There is no fee for opening an account.", "Your number is called, please go to counter three."]):
+        if exe:
+            p = scratch / f"espeak{i}.wav"
+            subprocess.run([exe, "-v", "en-us", "-s", "150", "-w", str(p), text], check=True)
+            clips.append({"name": f"espeak-en-{i}", "set": "espeak-en", "path": p, "ref": text, "lang": "en"})
+    demo = Path(__file__).resolve().parent.parent / "assets" / "demo"
+    for name, ref in (("ja1.flac", "口座を開きたいです"), ("ja2.flac", "はいこれです手数料はいくらですか")):
+        clips.append({"name": name, "set": "kokoro-ja", "path": demo / name, "ref": ref, "lang": "ja"})
+    return clips
+
+
+def _error(ref: str, hyp: str, lang: str) -> tuple[int, int]:
+    if lang in ("zh", "ja"):
+        import re
+
+        r = re.sub(r"[^\w]", "", ref)
+        h = re.sub(r"[^\w]", "", hyp)
+        return edit_distance(list(r), list(h)), len(r)
+    hyp_words = [_NUMBER_WORDS.get(w, w) for w in _normalise_words(hyp)]
+    ref_words = _normalise_words(ref)
+    return edit_distance(ref_words, hyp_words), len(ref_words)
+
+
+def bench_asr(cfg, modes: tuple[float, ...] = (30.0, 10.0)) -> dict[str, Any]:
+    """Per mode (encoder window): end-of-speech → final latency p50/p95 (the decode; the end-of-speech silence
+    wait is reported separately), time to first partial, real-time factor, WER/CER per clip set, with and without
+    the bank-term prompt; RSS."""
+    from .asr import DecodeOptions, WhisperEngine
+    from .audio import read_audio_file
+    from .compute import plan_for
+    from .models import ModelStore
+    from .pipeline import decode_prompts
+
+    plan = plan_for(cfg.asr.device, cfg.asr.compute_type, cfg.asr.threads)
+    t0 = time.perf_counter()
+    engine = WhisperEngine(ModelStore(cfg.models.resolved_cache()).verify(cfg.asr.model, full=False), plan,
+                           beam_size=cfg.asr.beam_size)
+    load_s = time.perf_counter() - t0
+    warm = engine.warmup()
+    prompts = decode_prompts(cfg)
+    langs = ("en", "ja", "zh")
+    out: dict[str, Any] = {"machine": machine(), "model": cfg.asr.model, "device": f"{plan.device}/{plan.compute_type}",
+                           "load_s": load_s, "warmup_s": warm, "modes": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = asr_clips(Path(tmp))
+        audio = {c["name"]: read_audio_file(c["path"]) for c in clips}
+        for ctx in modes:
+            for biased in (False, True):
+                lat, rtf, per_set, rows = [], [], {}, []
+                for c in clips:
+                    a = audio[c["name"]]
+                    opts = DecodeOptions(context_s=ctx, prompts=prompts if biased else {})
+                    r = engine.transcribe(a, langs, options=opts)
+                    errs, n = _error(c["ref"], r.text, c["lang"])
+                    s = per_set.setdefault(c["set"], [0, 0])
+                    s[0] += errs
+                    s[1] += n
+                    lat.append(r.elapsed_s)
+                    rtf.append(r.elapsed_s / max(0.1, r.audio_s))
+                    rows.append({"clip": c["name"], "lang": r.language, "text": r.text, "errors": errs, "ref_len": n,
+                                 "decode_s": r.elapsed_s})
+                first = [engine.transcribe(audio[c["name"]][: 16000], langs,
+                                           options=DecodeOptions(context_s=cfg.asr.partial_context_s)).elapsed_s
+                         for c in clips[:5]]
+                out["modes"].append({
+                    "encoder_window_s": ctx, "bank_prompt": biased,
+                    "final_p50_s": percentile(lat, 0.5), "final_p95_s": percentile(lat, 0.95),
+                    "first_partial_s": cfg.asr.partial_interval_s + percentile(first, 0.5),
+                    "rtf": statistics.mean(rtf),
+                    "error_rate": {k: v[0] / max(1, v[1]) for k, v in per_set.items()},
+                    "clips": rows,
+                })
+    out["end_of_speech_wait_s"] = {"teller": cfg.vad.teller_end_silence_ms / 1000,
+                                   "customer": cfg.vad.customer_end_silence_ms / 1000}
+    out["rss_mb"] = rss_mb()
+    return out

@@ -310,6 +310,33 @@ def bench_mt_cmd(
     console.print(f"{results['machine'].get('cpu')} ({results['machine'].get('cores')} cores) → {out}")
 
 
+@bench_app.command("asr")
+def bench_asr_cmd(
+    out: Annotated[Path, typer.Option(help="JSON output")] = Path("out/bench-asr.json"),
+    config: ConfigOpt = None,
+) -> None:
+    """Speech recognition: latency, first partial, RTF and WER/CER on clips the project does not control."""
+    from . import bench
+
+    cfg = _load(config).config
+    try:
+        res = bench.bench_asr(cfg)
+    except KioskError as e:
+        _fail(e)
+    bench.write(res, out)
+    table = Table("encoder window", "bank prompt", "final p50 s", "final p95 s", "first partial s", "RTF",
+                  "WER librivox", "WER cards", "WER espeak", "CER ja")
+    for m in res["modes"]:
+        er = m["error_rate"]
+        table.add_row(f"{m['encoder_window_s']:.0f} s", "yes" if m["bank_prompt"] else "no",
+                      f"{m['final_p50_s']:.2f}", f"{m['final_p95_s']:.2f}", f"{m['first_partial_s']:.2f}",
+                      f"{m['rtf']:.3f}", *(f"{100 * er.get(k, float('nan')):.1f}%" for k in
+                                           ("librivox", "cards", "espeak-en", "kokoro-ja")))
+    console.print(table)
+    console.print(f"{res['device']} on {res['machine'].get('cpu')} ({res['machine'].get('cores')} cores); "
+                  f"load {res['load_s']:.2f}s, warm-up {res['warmup_s']:.2f}s, RSS {res['rss_mb']:.0f} MB → {out}")
+
+
 @bench_app.command("display")
 def bench_display_cmd(
     out: Annotated[Path, typer.Option(help="JSON output")] = Path("out/bench-display.json"),

@@ -129,7 +129,7 @@ class AsrSection(_Frozen):
     beam_size: int = Field(1, ge=1, le=10)
     threads: int = Field(0, ge=0, le=64, description="0 = all cores")
     min_context_s: float = Field(
-        30.0, ge=1.0, le=30.0, description="encoder window: 30 = full Whisper window; shorter = audio-context mode"
+        10.0, ge=1.0, le=30.0, description="encoder window: 30 = full Whisper window; shorter = audio-context mode"
     )
     partials: bool = True
     partial_interval_s: float = Field(0.5, ge=0.2, le=3.0)
@@ -137,6 +137,7 @@ class AsrSection(_Frozen):
     min_language_confidence: float = Field(0.6, ge=0.0, le=1.0)
     min_language_audio_s: float = Field(1.0, ge=0.0, le=10.0)
     bias_with_glossary: bool = True
+    bias_languages: tuple[str, ...] = ("zh", "ja", "ko")  # measured: helps CJK homophones, leaks into English
     initial_prompts: dict[str, str] = Field(default_factory=lambda: {"zh": "以下是普通话的句子。"})
 
 

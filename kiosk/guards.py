@@ -27,9 +27,15 @@ def units(text: str, fold_case: bool = True) -> list[str]:
     return out
 
 
+_CHAR_LOOP = re.compile(r"(\S{1,6}?)\1{5,}")
+
+
 def repetition_loop(text: str, *, min_repeats: int = 4, max_n: int = 6) -> bool:
-    """True when some n-gram (n ≤ max_n) repeats back to back at least `min_repeats` times,
-    the signature of a decoder loop ("hand-painted hand-painted …", "4.4.4.4.4")."""
+    """True when some n-gram (n ≤ max_n) repeats back to back at least `min_repeats` times, or a short run of
+    characters six times: the signature of a decoder loop ("hand-painted hand-painted …", "4-4-4-4-4-4")."""
+    for m in _CHAR_LOOP.finditer(text):
+        if any(c.isalnum() for c in m.group(1)):
+            return True
     u = units(text)
     for n in range(1, max_n + 1):
         for start in range(0, max(0, len(u) - n * min_repeats) + 1):
@@ -39,7 +45,7 @@ def repetition_loop(text: str, *, min_repeats: int = 4, max_n: int = 6) -> bool:
             while u[i : i + n] == gram:
                 reps += 1
                 i += n
-            if reps >= min_repeats:
+            if reps >= min_repeats and any(ch.isalnum() for unit in gram for ch in unit):
                 return True
     return False
 

@@ -360,6 +360,8 @@ def decode_prompts(cfg: KioskConfig) -> dict[str, str]:
                     terms[src].append(term)
         sep = {"zh": "、", "ja": "、"}
         for lang, words in terms.items():
+            if lang not in cfg.asr.bias_languages:
+                continue
             listed = sep.get(lang, ", ").join(words[:8])
             prompts[lang] = (prompts.get(lang, "") + " " + listed).strip()
     return prompts
