@@ -153,6 +153,8 @@ class TranslationSection(_Frozen):
     glossary_file: Path | None = None
     pivot: bool = True
     whisper_to_english: bool = True
+    translate_partials: bool = True  # translate the committed prefix while the person speaks (text paths only)
+    partial_interval_s: float = Field(1.5, ge=0.5, le=10.0)
 
 
 class DisplaySection(_Frozen):

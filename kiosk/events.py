@@ -109,6 +109,7 @@ class Translation(Event):
     mt_s: float = 0.0
     note: str = ""  # e.g. "no model for ja→zh: kiosk models add DIR"
     verified: bool = True  # numbers and bank terms checked against the source
+    partial: bool = False  # a translation of the committed prefix while the person still speaks
 
 
 @dataclass(frozen=True, kw_only=True)

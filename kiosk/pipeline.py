@@ -123,6 +123,8 @@ class _Live:
     decoding: bool = False
     first_partial: bool = True
     language: str | None = None
+    translated_tokens: int = 0
+    next_translation: float = 0.0
 
 
 class ConversationState:
@@ -271,6 +273,26 @@ class SpeechPipeline:
         if text:
             self.bus.publish(PartialTranscript(side=side, utterance_id=live.utterance_id, text=text,
                                                language=r.language))
+        await self._translate_prefix(side, live, committed, r.language)
+
+    async def _translate_prefix(self, side: Side, live: _Live, committed: list[str], language: str) -> None:
+        """Throttled: translate the committed words (no audio, so no speech-translation path) so the listener sees
+        the meaning before the speaker has finished."""
+        t = self.cfg.translation
+        now = time.monotonic()
+        if not t.translate_partials or len(committed) < live.translated_tokens + 3 or now < live.next_translation:
+            return
+        live.translated_tokens, live.next_translation = len(committed), now + t.partial_interval_s
+        target = self.conversation.language(side.other)
+        prefix = join_tokens(committed)
+        if target == language:
+            return
+        out = await asyncio.to_thread(self.router.translate, TranslationRequest(prefix, language, target, None))
+        if out.text is None or self._live[side] is not live:
+            return
+        self.bus.publish(Translation(side=side, utterance_id=live.utterance_id, source_language=language,
+                                     target_language=target, source_text=prefix, text=out.text, path=out.path,
+                                     mt_s=out.elapsed_s, note=out.note, verified=out.verified, partial=True))
 
     # ---- finals -----------------------------------------------------------------------------------------
     async def recognise(self, side: Side) -> None:

@@ -104,7 +104,10 @@ class SceneState:
             old = self.captions.get(ev.utterance_id)
             if old is not None and old.final:
                 return False  # a late partial never overwrites the final
-            self._put(Caption(ev.utterance_id, ev.side, ev.language, ev.text))
+            cap = Caption(ev.utterance_id, ev.side, ev.language, ev.text)
+            if old is not None and old.translation is not None:  # keep the prefix translation while it grows
+                cap = replace(cap, translation=old.translation, target_language=old.target_language, path=old.path)
+            self._put(cap)
         elif isinstance(ev, FinalTranscript):
             self.listening[ev.side] = False
             if ev.side is Side.CUSTOMER:
@@ -115,6 +118,8 @@ class SceneState:
                 cap = replace(cap, translation=old.translation, target_language=old.target_language, path=old.path)
             self._put(cap)
         elif isinstance(ev, Translation):
+            if ev.partial and (ev.utterance_id not in self.captions or self.captions[ev.utterance_id].final):
+                return False  # a late prefix translation never overwrites the final one
             old = self.captions.get(ev.utterance_id) or Caption(
                 ev.utterance_id, ev.side, ev.source_language, ev.source_text, final=True
             )

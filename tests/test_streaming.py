@@ -225,3 +225,24 @@ def test_partials_while_speaking_then_one_final(tmp_path, whisper, speech_dir):
     assert kiosk.events.index(partials[-1]) < kiosk.events.index(finals[0])  # partials never after the final
     assert wer(line, finals[0].text) <= 0.3
     assert kiosk.scene.captions[uid].final and kiosk.scene.captions[uid].text == finals[0].text
+
+
+def test_prefix_translation_never_overwrites_the_final():
+    from kiosk.events import Translation, TranslationPath
+    from kiosk.scene import SceneState
+
+    s = SceneState("en", "ja")
+    s.apply(PartialTranscript(side=Side.TELLER, utterance_id="t1", text="Please show me", language="en"))
+    s.apply(Translation(side=Side.TELLER, utterance_id="t1", source_language="en", target_language="ja",
+                        source_text="Please show me", text="見せてください", path=TranslationPath.NMT, partial=True))
+    assert s.captions["t1"].translation == "見せてください" and not s.captions["t1"].final
+    s.apply(PartialTranscript(side=Side.TELLER, utterance_id="t1", text="Please show me your", language="en"))
+    assert s.captions["t1"].translation == "見せてください"  # kept while the sentence grows
+    s.apply(FinalTranscript(side=Side.TELLER, utterance_id="t1", text="Please show me your ID card.", language="en",
+                            language_probability=1, audio_s=2, asr_s=0.2))
+    s.apply(Translation(side=Side.TELLER, utterance_id="t1", source_language="en", target_language="ja",
+                        source_text="Please show me your ID card.", text="身分証明書をご提示ください。",
+                        path=TranslationPath.PHRASE_MEMORY))
+    assert not s.apply(Translation(side=Side.TELLER, utterance_id="t1", source_language="en", target_language="ja",
+                                   source_text="Please show me your", text="古い", path=TranslationPath.NMT, partial=True))
+    assert s.captions["t1"].translation == "身分証明書をご提示ください。"
