@@ -113,7 +113,8 @@ class PhraseMemory:
         return [(s, self.match(s, source, target)) for s in sentences(text)]
 
 
-_SENTENCE_END = re.compile(r"(?<=[。！？!?])\s*|(?<=[.])\s+(?=\S)")
+# sentence ends: 。！？ (and . ! ? before a space); Whisper also separates CJK sentences by a bare space
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])\s*|(?<=[.])\s+(?=\S)|(?<=[\u3040-\u30ff\u4e00-\u9fff])\s+(?=[\u3040-\u30ff\u4e00-\u9fff])")
 
 
 def sentences(text: str) -> list[str]:

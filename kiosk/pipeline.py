@@ -384,6 +384,6 @@ def decode_prompts(cfg: KioskConfig) -> dict[str, str]:
         for lang, words in terms.items():
             if lang not in cfg.asr.bias_languages:
                 continue
-            listed = sep.get(lang, ", ").join(words[:8])
+            listed = sep.get(lang, ", ").join(words[:8]) + ("。" if lang in sep else ".")  # punctuated: keeps 。 in output
             prompts[lang] = (prompts.get(lang, "") + " " + listed).strip()
     return prompts
