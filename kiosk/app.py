@@ -19,6 +19,8 @@ from .events import (
     DeviceState,
     ErrorEvent,
     NfcTap,
+    Notice,
+    TicketIssued,
     Event,
     FinalTranscript,
     SourceFinished,
@@ -54,7 +56,12 @@ def format_event(ev: Event, t0: float) -> str | None:
     if isinstance(ev, CardRead):
         return f"{t} {'device':<8} ID card read: {ev.card_type} {ev.masked_name} {ev.masked_id}"
     if isinstance(ev, NfcTap):
-        return f"{t} {'device':<8} NFC tap: {ev.kind} uid#{ev.uid_hash[:8]}"
+        return f"{t} {'device':<8} NFC tap: {ev.kind} ({ev.role}) uid#{ev.uid_hash[:8]}"
+    if isinstance(ev, TicketIssued):
+        return (f"{t} {'queue':<8} ticket {ev.number} · {ev.business} · {ev.language}"
+                f"{' · elderly' if ev.elderly else ''} · {ev.waiting_ahead} ahead, ~{ev.estimated_wait_min:.0f} min")
+    if isinstance(ev, Notice):
+        return f"{t} {'notice':<8} {ev.side}: {ev.text}"
     if isinstance(ev, SourceFinished):
         return f"{t} {ev.side:<8} audio source finished"
     return None
@@ -121,7 +128,7 @@ class KioskApp:
         line = format_event(ev, self._t0)
         if line:
             print(line, file=self.out, flush=True)
-        if isinstance(ev, (Translation, ErrorEvent, CardRead)):
+        if isinstance(ev, (ErrorEvent, CardRead, TicketIssued)) or (isinstance(ev, Translation) and not ev.partial):
             self._shot_pending = f"{len(self.screenshots) + 1:03d}-{ev.type}"
 
     def _maybe_screenshot(self, display) -> None:
@@ -165,10 +172,26 @@ class KioskApp:
                 display.close()
                 return 2
 
+        from .branch import BranchService
         from .devices import DeviceHub
+        from .queue import TicketStore, businesses_from_config
+        from .staff import StaffNotifier, topic_prefix
+        from .telemetry import Metrics
 
+        self.metrics = Metrics()
+        self.bus.listen(self.metrics.on_event)
+        if self.cfg.telemetry.metrics_port:
+            self._metrics_server = self.metrics.serve(self.cfg.telemetry.metrics_port)
         hub = DeviceHub(self.cfg, self.bus)
         hub.start()
+        store = TicketStore(self.cfg.queue.database.expanduser(), businesses_from_config(self.cfg),
+                            topic_prefix=topic_prefix(self.cfg))
+        store.purge(self.cfg.queue.retention_days)
+        notifier = None
+        if self.cfg.staff.mqtt_host:
+            notifier = StaffNotifier(store, self.cfg.staff.mqtt_host, self.cfg.staff.mqtt_port, topic_prefix(self.cfg),
+                                     heartbeat_s=self.cfg.staff.heartbeat_s).start()
+        self.branch = BranchService(self.cfg, self.bus, store, hub=hub, notifier=notifier)
         for delay, action in self.script:
             loop.call_later(delay / self.speed, action)
 
@@ -210,8 +233,12 @@ class KioskApp:
         watcher.cancel()
         await asyncio.gather(*tasks, watcher, return_exceptions=True)
         await pipeline.drain()
+        await self.branch.drain()
         await render
         await asyncio.to_thread(hub.stop)
+        if notifier is not None:
+            await asyncio.to_thread(notifier.stop)
+        store.close()
         await asyncio.sleep(0)  # deliver the devices' last state events
         display.draw()
         self._maybe_screenshot(display)

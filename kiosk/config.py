@@ -51,7 +51,8 @@ def _check_language(code: str) -> str:
 
 
 class KioskSection(_Frozen):
-    branch: str = "Demo Branch"
+    branch: str = "Demo Branch"  # printed on tickets
+    branch_id: str = Field("branch-01", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # in MQTT topics
     kiosk_id: str = Field("kiosk-01", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -225,6 +226,77 @@ class ModelsSection(_Frozen):
         return Path(env).expanduser() if env else self.cache_dir.expanduser()
 
 
+class BusinessType(_Frozen):
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    prefix: str = Field(pattern=r"^[A-Z]$")
+    minutes: float = Field(5.0, gt=0, le=240)
+    names: dict[str, str] = Field(default_factory=dict)  # language → name on screen and ticket
+
+    def name(self, lang: str) -> str:
+        return self.names.get(lang) or self.names.get("en") or self.id
+
+
+def _default_businesses() -> tuple[BusinessType, ...]:
+    rows = [
+        ("cash", "A", 4, "个人存取款", "Deposits and withdrawals", "預金・お引き出し"),
+        ("account", "B", 12, "开户与账户服务", "Accounts", "口座のお手続き"),
+        ("transfer", "C", 6, "转账汇款", "Transfers", "お振込み"),
+        ("forex", "D", 8, "外币兑换", "Foreign exchange", "外貨両替"),
+        ("loan", "E", 20, "贷款咨询", "Loans", "ローンのご相談"),
+        ("wealth", "F", 15, "理财服务", "Wealth management", "資産運用"),
+        ("priority", "V", 6, "VIP及老年客户优先", "VIP and elderly priority", "優先窓口"),
+    ]
+    return tuple(BusinessType(id=i, prefix=p, minutes=m, names={"zh": zh, "en": en, "ja": ja}) for i, p, m, zh, en, ja in rows)
+
+
+class QueueSection(_Frozen):
+    database: Path = Path("~/.local/share/kiosk/queue.sqlite3")
+    businesses: tuple[BusinessType, ...] = Field(default_factory=_default_businesses)
+    default_business: str = "cash"
+    elderly_business: str = "priority"  # elderly customers get this queue
+    retention_days: int = Field(30, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _known(self) -> "QueueSection":
+        ids = [b.id for b in self.businesses]
+        if len(set(ids)) != len(ids) or len({b.prefix for b in self.businesses}) != len(ids):
+            raise ValueError("business ids and prefixes must be unique")
+        for key in ("default_business", "elderly_business"):
+            if getattr(self, key) not in ids:
+                raise ValueError(f"{key} {getattr(self, key)!r} is not one of the businesses")
+        return self
+
+    def business(self, business_id: str) -> BusinessType:
+        return next(b for b in self.businesses if b.id == business_id)
+
+
+class StaffSection(_Frozen):
+    mqtt_host: str = ""  # "" = no broker: messages wait in the outbox
+    mqtt_port: int = Field(1883, ge=1, le=65535)
+    topic_root: str = Field("bank", pattern=r"^[A-Za-z0-9_-]+$")
+    heartbeat_s: float = Field(30.0, ge=1.0, le=3600.0)
+
+
+class NfcSection(_Frozen):
+    staff_badges: tuple[str, ...] = ()  # sha256 of the badge UID (`kiosk nfc hash UID`): teller sign-in
+    diagnostics_badges: tuple[str, ...] = ()  # sha256 of technician badge UIDs: diagnostics unlock
+    customer_ticket_on_tap: bool = True  # bank card / phone (ISO 14443-4) tap → queue ticket without the ID card
+
+    @field_validator("staff_badges", "diagnostics_badges")
+    @classmethod
+    def _hashes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        for h in v:
+            if not re.fullmatch(r"[0-9a-f]{64}", h):
+                raise ValueError("badges are listed as sha256 hex of the UID (see `kiosk nfc hash UID`)")
+        return v
+
+
+class TelemetrySection(_Frozen):
+    metrics_port: int = Field(0, ge=0, le=65535)  # Prometheus endpoint; 0 = off
+
+
 class LoggingSection(_Frozen):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     file: Path | None = None
@@ -241,6 +313,10 @@ class KioskConfig(_Frozen):
     devices: DevicesSection = DevicesSection()
     privacy: PrivacySection = PrivacySection()
     models: ModelsSection = ModelsSection()
+    queue: QueueSection = QueueSection()
+    staff: StaffSection = StaffSection()
+    nfc: NfcSection = NfcSection()
+    telemetry: TelemetrySection = TelemetrySection()
     logging: LoggingSection = LoggingSection()
 
 
@@ -258,7 +334,7 @@ class LoadedConfig:
 
 # Keys whose relative paths are resolved against the directory of the file that set them.
 _PATH_KEYS = ("audio.teller.file", "audio.customer.file", "models.cache_dir", "logging.file", "privacy.salt_file",
-              "translation.phrases_file", "translation.glossary_file")
+              "translation.phrases_file", "translation.glossary_file", "queue.database")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -8,11 +8,15 @@ import hashlib
 import hmac
 import logging
 import os
+import queue
+import time
 from pathlib import Path
 
 from .bus import EventBus
 from .config import KioskConfig
-from .events import CardRead, DeviceState, DeviceStatus, NfcTap
+from .events import CardRead, DeviceState, DeviceStatus, NfcTap, Notice
+
+READ_FAILED = "idcard-read-failed"
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,16 @@ def is_elderly(birth, age: int, today=None) -> bool:
     return years >= age
 
 
+def tag_role(uid: bytes, iso14443_4: bool, nfc) -> str:
+    """Pure: what a tapped tag is for. Badge lists hold sha256 of the UID, so the config holds no UID."""
+    h = hashlib.sha256(uid).hexdigest()
+    if h in nfc.diagnostics_badges:
+        return "diagnostics"
+    if h in nfc.staff_badges:
+        return "staff"
+    return "customer" if iso14443_4 else "unknown"  # bank cards and phones speak ISO 14443-4
+
+
 def salted_hash(salt: bytes, value: str | bytes) -> str:
     data = value.encode() if isinstance(value, str) else value
     return hmac.new(salt, data, hashlib.sha256).hexdigest()[:24]
@@ -55,6 +69,7 @@ class DeviceHub:
         self.bus = bus
         self.salt = salt if salt is not None else load_salt(cfg.privacy.salt_file)
         self.services: list = []
+        self._print_jobs: queue.Queue = queue.Queue()
 
     def _state(self, name: str, state, detail: str) -> None:
         if str(state) == "stopped":
@@ -73,7 +88,18 @@ class DeviceHub:
 
     def _tap(self, target) -> None:
         kind = "iso14443-4" if target.iso14443_4 else "iso14443-3"
-        self.bus.publish_threadsafe(NfcTap(uid_hash=salted_hash(self.salt, target.uid), kind=kind))
+        self.bus.publish_threadsafe(NfcTap(uid_hash=salted_hash(self.salt, target.uid), kind=kind,
+                                           role=tag_role(target.uid, target.iso14443_4, self.cfg.nfc)))
+
+    def _read_failed(self, code: str) -> None:
+        self.bus.publish_threadsafe(Notice(key=READ_FAILED, text=f"ID card read failed ({code}): place it again"))
+
+    def print_ticket(self, ticket) -> bool:
+        """Queue a ticket for the printer thread; False when no printer is fitted."""
+        if not self.cfg.devices.printer_port:
+            return False
+        self._print_jobs.put(ticket)
+        return True
 
     def start(self) -> None:
         d = self.cfg.devices
@@ -81,7 +107,7 @@ class DeviceHub:
             from hardware.idcard.reader import IdCardService
 
             self.services.append(IdCardService(d.idcard_port, self._card, baudrate=d.idcard_baud,
-                                               on_state=self._state).start())
+                                               on_state=self._state, on_error=self._read_failed).start())
         if d.nfc_port:
             from hardware.pn532.reader import NfcService
 
@@ -91,8 +117,22 @@ class DeviceHub:
             from hardware.service import PollingService
 
             last: list[bool] = [True]
+            next_status = [0.0]
 
             def poll(p: TicketPrinter) -> None:
+                while True:
+                    try:
+                        job = self._print_jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    try:
+                        p.print_ticket(job)
+                    except BaseException:
+                        self._print_jobs.put(job)  # not printed: try again once the printer is back
+                        raise
+                if time.monotonic() < next_status[0]:
+                    return
+                next_status[0] = time.monotonic() + 2.0
                 st = p.status()
                 if st.ok != last[0]:  # report changes only
                     last[0] = st.ok
@@ -102,7 +142,7 @@ class DeviceHub:
                         detail="" if st.ok else problem))
 
             self.services.append(PollingService("printer", lambda: TicketPrinter.open(d.printer_port, d.printer_baud),
-                                                poll, on_state=self._state, interval=2.0).start())
+                                                poll, on_state=self._state, interval=0.2).start())
 
     def stop(self) -> None:
         for s in self.services:

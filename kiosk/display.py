@@ -408,12 +408,23 @@ class Renderer:
             return
         lang = t.language if t.language in TICKET_TEXT else "en"
         label, ahead, wait = TICKET_TEXT[lang]
-        y = top + self._px(20)
-        y = self._blit_lines(zone, [label], self._px(40), pal.original, lang, margin, y, center=True)
-        y = self._blit_lines(zone, [t.number], self._px(200), pal.text, "en", margin, y, center=True)
-        y = self._blit_lines(zone, self._wrap(t.business, self._px(44), lang, w - 2 * margin), self._px(44), pal.text, lang, margin, y, center=True)
         extra = ahead.format(n=t.waiting_ahead) + " · " + wait.format(m=max(1, round(t.estimated_wait_min)))
-        self._blit_lines(zone, self._wrap(extra, self._px(36), lang, w - 2 * margin), self._px(36), pal.original, lang, margin, y, center=True)
+        width = w - 2 * margin
+        sizes = {"label": self._px(40), "number": self._px(200), "business": self._px(44), "extra": self._px(36)}
+        avail = h - top - margin
+        for _ in range(8):  # shrink until the whole ticket fits the half (elderly mode doubles everything)
+            rows = [([label], sizes["label"], pal.original), ([t.number], sizes["number"], pal.text),
+                    (self._wrap(t.business, sizes["business"], lang, width), sizes["business"], pal.text),
+                    (self._wrap(extra, sizes["extra"], lang, width), sizes["extra"], pal.original)]
+            need = sum(len(lines) * self.fonts.line_height(size) for lines, size, _ in rows)
+            widest = self.fonts.measure(t.number, sizes["number"], "en")
+            if need <= avail and widest <= width:
+                break
+            factor = min(avail / need, width / widest, 0.95)
+            sizes = {k: max(10, int(v * factor)) for k, v in sizes.items()}
+        y = top + max(0, (avail - need) // 2)
+        for lines, size, colour in rows:
+            y = self._blit_lines(zone, lines, size, colour, lang if lines[0] != t.number else "en", margin, y, center=True)
 
     def _draw_diagnostics(self, zone, reader: Side | None, state: SceneState, top: int) -> None:
         pal = self.palette
@@ -527,7 +538,7 @@ def _keys() -> dict[int, UiAction]:
     import pygame
 
     return {pygame.K_c: UiAction.CLEAR, pygame.K_r: UiAction.REPEAT, pygame.K_l: UiAction.LANGUAGE,
-            pygame.K_e: UiAction.ELDERLY}
+            pygame.K_e: UiAction.ELDERLY, pygame.K_w: UiAction.TICKET, pygame.K_n: UiAction.CALL_NEXT}
 
 
 KEYS = _keys()

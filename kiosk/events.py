@@ -27,6 +27,7 @@ class EventType(StrEnum):
     ERROR = "error"
     SOURCE_FINISHED = "source-finished"
     UI_COMMAND = "ui-command"
+    NOTICE = "notice"
 
 
 class TranslationPath(StrEnum):
@@ -125,8 +126,9 @@ class CardRead(Event):
 @dataclass(frozen=True, kw_only=True)
 class NfcTap(Event):
     type: ClassVar[EventType] = EventType.NFC_TAP
-    uid_hash: str
-    kind: str
+    uid_hash: str  # salted: compares taps of the same card, identifies nobody
+    kind: str  # iso14443-4 (bank card, phone) | iso14443-3
+    role: str = "customer"  # staff | diagnostics | customer | unknown (from the config's badge lists)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,6 +182,8 @@ class UiAction(StrEnum):
     LANGUAGE = "language"  # set (value) or cycle the customer's language
     ELDERLY = "elderly"  # toggle (or set with value "on"/"off") elderly mode
     DIAGNOSTICS = "diagnostics"  # enter/leave the diagnostics scene
+    TICKET = "ticket"  # the "no card" button: a walk-in ticket (value = business id, "" = default)
+    CALL_NEXT = "call-next"  # the teller calls the next customer (value = counter)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,3 +193,14 @@ class UiCommand(Event):
     type: ClassVar[EventType] = EventType.UI_COMMAND
     action: UiAction
     value: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notice(Event):
+    """A message for one side of the glass (teller: status line; customer: a short overlay in their language)."""
+
+    type: ClassVar[EventType] = EventType.NOTICE
+    key: str
+    text: str
+    side: Side = Side.TELLER
+    language: str = "en"

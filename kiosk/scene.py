@@ -13,6 +13,7 @@ from .events import (
     ErrorEvent,
     Event,
     FinalTranscript,
+    Notice,
     PartialTranscript,
     SpeechStarted,
     TicketIssued,
@@ -147,6 +148,11 @@ class SceneState:
                 self.elderly = True
         elif isinstance(ev, ErrorEvent):
             self.notices[f"error:{ev.stage}"] = f"{ev.stage}: {ev.message}"
+        elif isinstance(ev, Notice):
+            if ev.side is Side.CUSTOMER:
+                self.overlay = Overlay(ev.text, ev.language, ev.t + REPEAT_SECONDS)
+            else:
+                self.notices[ev.key] = ev.text
         elif isinstance(ev, UiCommand):
             self._command(ev)
         else:

@@ -37,6 +37,8 @@ realtime = false
 [display]
 width = 1280
 height = 720
+[queue]
+database = "{tmp_path}/queue.sqlite3"
 {extra}
 """,
         encoding="utf-8",

@@ -217,3 +217,13 @@ def test_portrait_panel_draws_upright_and_rotates_the_output(fonts):
         assert pygame.display.get_surface().get_size() == (960, 540)
     finally:
         d.close()
+
+
+def test_ticket_fits_in_elderly_mode(fonts):
+    r = Renderer(SMALL, CFG.privacy, fonts=fonts)
+    state, now, _ = sample_scene("ticket", CFG)
+    state.apply(UiCommand(t=now, action=UiAction.ELDERLY, value="on"))
+    frame = arr(r.render(state, now))
+    zone = r.zones()[Side.CUSTOMER]
+    z = frame[zone.top : zone.bottom, zone.left : zone.right]
+    assert z[-3:, :].sum() == 0 and z[:, :3].sum() == 0 and z[:, -3:].sum() == 0

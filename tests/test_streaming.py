@@ -175,6 +175,8 @@ realtime = {str(realtime).lower()}
 [display]
 width = 640
 height = 360
+[queue]
+database = "{tmp_path}/queue.sqlite3"
 {extra}
 """)
     cfg = load_config([site]).config

@@ -1,0 +1,138 @@
+"""Branch services: an ID card placed (or a bank card/phone tapped, or the "no card" key) becomes a queue ticket —
+on the glass, on paper and on the staff wristbands — and the customer's language follows the ticket to the counter.
+Staff badges sign the teller in; unknown tags get a friendly "please use your ID card"."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+
+from .bus import EventBus
+from .config import KioskConfig, Side
+from .devices import READ_FAILED
+from .events import CardRead, Event, FinalTranscript, NfcTap, Notice, TicketIssued, UiAction, UiCommand
+from .queue import Ticket, TicketStore
+
+log = logging.getLogger(__name__)
+
+USE_ID_CARD = {
+    "zh": "请使用身份证取号", "en": "Please use your ID card", "ja": "身分証明書をご利用ください",
+    "ko": "신분증을 사용해 주세요", "ru": "Пожалуйста, используйте удостоверение личности",
+    "fr": "Veuillez utiliser votre pièce d'identité", "es": "Por favor, use su documento de identidad",
+    "ar": "يرجى استخدام بطاقة الهوية", "de": "Bitte verwenden Sie Ihren Ausweis",
+}
+SIGNED_IN = {"zh": "柜员已签到，欢迎", "en": "Teller signed in — welcome", "ja": "サインインしました"}
+HELP_AFTER_FAILED_READS = 3
+
+
+class BranchService:
+    def __init__(self, cfg: KioskConfig, bus: EventBus, store: TicketStore, *, hub=None, notifier=None,
+                 counter: str = "1") -> None:
+        self.cfg = cfg
+        self.bus = bus
+        self.store = store
+        self.hub = hub
+        self.notifier = notifier
+        self.counter = counter
+        self.customer_language = cfg.languages.customer_default
+        self.elderly = cfg.display.elderly
+        self.issued: list[Ticket] = []
+        self._failed: deque[float] = deque(maxlen=HELP_AFTER_FAILED_READS)
+        self._tasks: set[asyncio.Task] = set()
+        bus.listen(self._on_event)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _on_event(self, ev: Event) -> None:
+        if isinstance(ev, FinalTranscript) and ev.side is Side.CUSTOMER and ev.language_probability >= 0.6:
+            self.customer_language = ev.language
+        elif isinstance(ev, UiCommand):
+            if ev.action is UiAction.LANGUAGE and ev.value:
+                self.customer_language = ev.value
+            elif ev.action is UiAction.ELDERLY:
+                self.elderly = {"on": True, "off": False}.get(ev.value, not self.elderly)
+            elif ev.action is UiAction.TICKET:
+                self._spawn(self.issue(ev.value or None, source="walk-in"))
+            elif ev.action is UiAction.CALL_NEXT:
+                self._spawn(self.call_next(ev.value or self.counter))
+        elif isinstance(ev, CardRead):
+            self.elderly = self.elderly or ev.elderly
+            self._spawn(self.issue(None, source="idcard", id_hash=ev.id_hash, masked_name=ev.masked_name))
+        elif isinstance(ev, NfcTap):
+            self._tap(ev)
+        elif isinstance(ev, Notice) and ev.key == READ_FAILED:
+            self._failed.append(time.monotonic())
+            if len(self._failed) == HELP_AFTER_FAILED_READS and self._failed[-1] - self._failed[0] < 60:
+                self._failed.clear()
+                self._spawn(self._help("card-read-failed"))
+
+    def _tap(self, ev: NfcTap) -> None:
+        if ev.role == "staff":
+            lang = self.cfg.languages.teller
+            self.bus.publish(Notice(key="teller", text=SIGNED_IN.get(lang, SIGNED_IN["en"]), language=lang))
+        elif ev.role == "diagnostics":
+            self.bus.publish(UiCommand(action=UiAction.DIAGNOSTICS))
+        elif ev.role == "customer" and self.cfg.nfc.customer_ticket_on_tap:
+            self._spawn(self.issue(None, source="nfc", id_hash=ev.uid_hash))
+        else:
+            lang = self.customer_language
+            self.bus.publish(Notice(key="tag", text=USE_ID_CARD.get(lang, USE_ID_CARD["en"]), side=Side.CUSTOMER,
+                                    language=lang))
+
+    async def issue(self, business: str | None, *, source: str, id_hash: str | None = None,
+                    masked_name: str = "") -> Ticket:
+        q = self.cfg.queue
+        business = business or (q.elderly_business if self.elderly else q.default_business)
+        ticket = await asyncio.to_thread(self.store.issue, business, language=self.customer_language,
+                                         elderly=self.elderly, id_hash=id_hash, masked_name=masked_name, source=source)
+        self.issued.append(ticket)
+        name = q.business(business).name(ticket.language)
+        self.bus.publish(TicketIssued(number=ticket.number, business=name, language=ticket.language,
+                                      elderly=ticket.elderly, waiting_ahead=ticket.waiting_ahead,
+                                      estimated_wait_min=ticket.estimated_wait_min))
+        if ticket.repeat:
+            self.bus.publish(Notice(key="repeat", text=f"{ticket.number}: this customer already has a ticket today"))
+        if self.hub is not None:
+            self._print(ticket, name)
+        if self.notifier is not None:
+            self.notifier.wake()
+        return ticket
+
+    def _print(self, ticket: Ticket, business_name: str) -> None:
+        from datetime import datetime
+
+        from hardware.escpos.ticket import Ticket as PaperTicket
+
+        lang = "zh" if ticket.language in ("zh", "yue") else "en"
+        name = business_name if lang == ticket.language else self.cfg.queue.business(ticket.business).name(lang)
+        self.hub.print_ticket(PaperTicket(self.cfg.kiosk.branch, ticket.number, name,
+                                          datetime.fromtimestamp(ticket.issued_at), ticket.waiting_ahead, lang))
+
+    async def call_next(self, counter: str) -> Ticket | None:
+        ticket = await asyncio.to_thread(self.store.call_next, counter)
+        if ticket is None:
+            self.bus.publish(Notice(key="queue", text="No one is waiting"))
+            return None
+        # language memory: the customer's language is set on the glass before they reach the counter
+        self.bus.publish(UiCommand(action=UiAction.LANGUAGE, value=ticket.language))
+        if ticket.elderly:
+            self.bus.publish(UiCommand(action=UiAction.ELDERLY, value="on"))
+        self.bus.publish(Notice(key="queue", text=f"Calling {ticket.number} to counter {counter}"))
+        if self.notifier is not None:
+            self.notifier.wake()
+        return ticket
+
+    async def _help(self, reason: str) -> None:
+        await asyncio.to_thread(self.store.notify, "help", {"reason": reason, "language": self.customer_language})
+        self.bus.publish(Notice(key="help", text="Staff notified: the customer needs help with the card reader"))
+        if self.notifier is not None:
+            self.notifier.wake()
