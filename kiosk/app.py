@@ -148,6 +148,7 @@ class KioskApp:
         self.bus.bind(loop)
         self.bus.listen(self._on_event)
         stop = asyncio.Event()
+        self._loop, self._stop = loop, stop
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, stop.set)
@@ -247,6 +248,10 @@ class KioskApp:
         self.display_stats = {"frames": display.frames, "frame_times": list(display.frame_times)}
         display.close()
         return 0
+
+    def request_stop(self) -> None:
+        """Stop the kiosk from any thread (tests, service manager)."""
+        self._loop.call_soon_threadsafe(self._stop.set)
 
     async def _render_loop(self, display, stop: asyncio.Event) -> None:
         period = 1.0 / self.cfg.display.fps

@@ -287,6 +287,43 @@ def screenshot(
         console.print(f"wrote {path}")
 
 
+@app.command("staff-listen")
+def staff_listen(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 1883,
+    branch: Annotated[Optional[str], typer.Option(help="branch id (default: kiosk.branch_id)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Watch a branch's staff topics, as a wristband gateway would (Ctrl-C to stop)."""
+    import threading
+
+    from .staff import listen
+
+    cfg = _load(config).config
+    pattern = f"{cfg.staff.topic_root}/{branch or cfg.kiosk.branch_id}/#"
+    stop = threading.Event()
+    try:
+        listen(host, port, pattern, lambda t, p: print(f"{t} {p}", flush=True), stop,
+               on_ready=lambda: print(f"listening on {pattern} at {host}:{port}", flush=True))
+    except KeyboardInterrupt:
+        stop.set()
+    except OSError as e:
+        err.print(f"cannot reach the broker at {host}:{port}: {e}")
+        raise typer.Exit(2) from None
+
+
+@app.command("nfc-hash")
+def nfc_hash(uid: Annotated[str, typer.Argument(help="tag UID in hex, e.g. 04A1B2C3")]) -> None:
+    """The sha256 of a badge UID, for nfc.staff_badges / nfc.diagnostics_badges."""
+    import hashlib
+
+    try:
+        print(hashlib.sha256(bytes.fromhex(uid)).hexdigest())
+    except ValueError:
+        err.print("UID must be hex")
+        raise typer.Exit(2) from None
+
+
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: JSON + table (speed is measured here, not in tests).")
 app.add_typer(bench_app, name="bench")
 

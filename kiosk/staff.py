@@ -31,6 +31,7 @@ class StaffNotifier:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self.connected = threading.Event()
+        self.disconnected = threading.Event()
         self.delivered = 0
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or prefix.replace("/", "-"),
                                   protocol=mqtt.MQTTv5)
@@ -45,12 +46,14 @@ class StaffNotifier:
         if reason_code.is_failure:
             return
         client.publish(f"{self.prefix}/status", "online", qos=1, retain=True)
+        self.disconnected.clear()
         self.connected.set()
         self._wake.set()
         self._on_state(True)
 
     def _disconnected(self, _client, _userdata, _flags, _reason_code, _props=None) -> None:
         self.connected.clear()
+        self.disconnected.set()
         self._on_state(False)
 
     def start(self) -> "StaffNotifier":
@@ -105,12 +108,14 @@ class StaffNotifier:
                 self.client.publish(f"{self.prefix}/heartbeat", json.dumps(beat), qos=0)
 
 
-def listen(host: str, port: int, pattern: str, on_message: Callable[[str, str], None], stop: threading.Event) -> None:
+def listen(host: str, port: int, pattern: str, on_message: Callable[[str, str], None], stop: threading.Event,
+           on_ready: Callable[[], None] = lambda: None) -> None:
     """Subscribe like a wristband gateway and call on_message(topic, payload) until `stop` is set."""
     import paho.mqtt.client as mqtt
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.on_connect = lambda c, *_a: c.subscribe(pattern, qos=1)
+    client.on_subscribe = lambda *_a: on_ready()
     client.on_message = lambda _c, _u, m: on_message(m.topic, m.payload.decode("utf-8", "replace"))
     client.connect(host, port, keepalive=10)
     client.loop_start()

@@ -29,8 +29,9 @@ LABELS = {
 }
 
 
-def _text(p, s: str, chinese: bool) -> None:
-    if chinese and any(ord(c) > 0x7F for c in s):
+def _text(p, s: str) -> None:
+    """ASCII as is; anything else (the branch's Chinese name on an English ticket too) in GB18030 Chinese mode."""
+    if any(ord(c) > 0x7F for c in s):
         body = s.rstrip("\n")
         p._raw(FS_CHINESE_ON + body.encode("gb18030") + FS_CHINESE_OFF)
         if len(body) < len(s):
@@ -47,17 +48,17 @@ def render_ticket(t: Ticket) -> bytes:
     p = Dummy()
     p.hw("INIT")
     p.set(align="center", bold=True, double_height=True, double_width=True)
-    _text(p, t.branch + "\n", zh)
+    _text(p, t.branch + "\n")
     p.set(align="center", normal_textsize=True)
-    _text(p, labels["number"] + "\n", zh)
+    _text(p, labels["number"] + "\n")
     p.set(align="center", bold=True, custom_size=True, width=4, height=4)
     p.text(t.number + "\n")
     p.set(align="center", normal_textsize=True, bold=False)
-    _text(p, t.business + "\n", zh)
-    _text(p, labels["waiting"].format(n=t.waiting_ahead) + "\n", zh)
-    _text(p, f"{labels['time']}: {t.issued:%Y-%m-%d %H:%M}\n", zh)
+    _text(p, t.business + "\n")
+    _text(p, labels["waiting"].format(n=t.waiting_ahead) + "\n")
+    _text(p, f"{labels['time']}: {t.issued:%Y-%m-%d %H:%M}\n")
     if t.qr:
         p.qr(t.qr, size=5, native=True, center=False)
-    _text(p, labels["keep"] + "\n", zh)
+    _text(p, labels["keep"] + "\n")
     p.cut()
     return bytes(p.output)
