@@ -61,7 +61,7 @@ class BranchService:
             elif ev.action is UiAction.ELDERLY:
                 self.elderly = {"on": True, "off": False}.get(ev.value, not self.elderly)
             elif ev.action is UiAction.TICKET:
-                self._spawn(self.issue(ev.value or None, source="walk-in"))
+                self._spawn(self.issue(self._business(ev.value), source="walk-in"))
             elif ev.action is UiAction.CALL_NEXT:
                 self._spawn(self.call_next(ev.value or self.counter))
         elif isinstance(ev, CardRead):
@@ -74,6 +74,14 @@ class BranchService:
             if len(self._failed) == HELP_AFTER_FAILED_READS and self._failed[-1] - self._failed[0] < 60:
                 self._failed.clear()
                 self._spawn(self._help("card-read-failed"))
+
+    def _business(self, value: str) -> str | None:
+        """"" = the default, "#3" = the third business type, else a business id."""
+        if value.startswith("#") and value[1:].isdigit():
+            i = int(value[1:]) - 1
+            types = self.cfg.queue.businesses
+            return types[i].id if 0 <= i < len(types) else None
+        return value or None
 
     def _tap(self, ev: NfcTap) -> None:
         if ev.role == "staff":

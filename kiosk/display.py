@@ -525,6 +525,9 @@ class Display:
                 return None
             if ev.type == pygame.KEYDOWN and ev.key in KEYS:
                 commands.append(UiCommand(action=KEYS[ev.key]))
+            elif ev.type == pygame.KEYDOWN and pygame.K_1 <= ev.key <= pygame.K_9:
+                # a walk-in ticket for the n-th business type (the "no card" buttons)
+                commands.append(UiCommand(action=UiAction.TICKET, value=f"#{ev.key - pygame.K_0}"))
             elif ev.type in (pygame.MOUSEBUTTONDOWN, pygame.FINGERDOWN):
                 pos = ev.pos if ev.type == pygame.MOUSEBUTTONDOWN else (
                     int(ev.x * self.renderer.size[0]), int(ev.y * self.renderer.size[1]))

@@ -331,3 +331,51 @@ height = 540
     # and in the metrics
     metrics = kiosk.metrics.text()
     assert 'kiosk_tickets_total{business="V"} 1.0' in metrics and "测" not in metrics
+
+
+def test_branch_service_taps_keys_and_language_memory(tmp_path):
+    from kiosk.branch import BranchService
+    from kiosk.bus import EventBus
+    from kiosk.config import Side
+    from kiosk.devices import tag_role
+    from kiosk.events import Notice, NfcTap, TicketIssued, UiAction, UiCommand
+
+    badge = bytes.fromhex("04A1B2C3")
+    import hashlib
+
+    site = tmp_path / "s.toml"
+    site.write_text(f'[nfc]\nstaff_badges = ["{hashlib.sha256(badge).hexdigest()}"]\n'
+                    f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n')
+    cfg = load_config([site]).config
+    assert tag_role(badge, False, cfg.nfc) == "staff"
+    assert tag_role(b"\x01\x02\x03\x04", True, cfg.nfc) == "customer"
+    assert tag_role(b"\x01\x02\x03\x04", False, cfg.nfc) == "unknown"
+
+    async def main():
+        bus = EventBus()
+        bus.bind(asyncio.get_running_loop())
+        events = []
+        bus.listen(events.append)
+        s = TicketStore(cfg.queue.database, [Business(b.id, b.prefix, b.minutes) for b in cfg.queue.businesses])
+        branch = BranchService(cfg, bus, s)
+        bus.publish(NfcTap(uid_hash="x", kind="iso14443-3", role="staff"))
+        bus.publish(NfcTap(uid_hash="y", kind="iso14443-3", role="unknown"))
+        bus.publish(UiCommand(action=UiAction.LANGUAGE, value="ru"))
+        bus.publish(NfcTap(uid_hash="z", kind="iso14443-4", role="customer"))  # bank card tap → ticket
+        bus.publish(UiCommand(action=UiAction.TICKET, value="#4"))  # walk-in, 4th business type (forex)
+        await branch.drain()
+        bus.publish(UiCommand(action=UiAction.LANGUAGE, value="en"))
+        bus.publish(UiCommand(action=UiAction.CALL_NEXT, value="2"))
+        await branch.drain()
+        s.close()
+        return events
+
+    events = asyncio.run(main())
+    notices = [e for e in events if isinstance(e, Notice)]
+    assert notices[0].key == "teller" and "签到" in notices[0].text  # greeted in the teller's language (zh)
+    assert notices[1].side is Side.CUSTOMER and notices[1].text == "Please use your ID card"  # customer still in en
+    tickets = [e for e in events if isinstance(e, TicketIssued)]
+    assert [t.number for t in tickets] == ["A001", "D001"] and all(t.language == "ru" for t in tickets)
+    # calling the next customer sets the glass to their language before they reach the counter
+    langs = [e.value for e in events if isinstance(e, UiCommand) and e.action is UiAction.LANGUAGE]
+    assert langs[-1] == "ru"
