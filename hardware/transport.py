@@ -105,3 +105,16 @@ def find_port(vid: int, pid: int, serial_number: str | None = None,
         if p.vid == vid and p.pid == pid and (serial_number is None or p.serial_number == serial_number):
             return p.device
     return None
+
+
+def port_resolver(spec: str, ports: Callable[[], list[PortInfo]] = list_ports) -> Callable[[], str | None]:
+    """A port given as `usb:VID:PID[:SERIAL]` (hex) is looked up again at every (re)connect — a USB adapter may
+    come back under another device name; anything else (a path or URL) is used as it is."""
+    if not spec.startswith("usb:"):
+        return lambda: spec
+    parts = spec.split(":")
+    if len(parts) not in (3, 4):
+        raise ValueError(f"{spec!r}: expected usb:VID:PID or usb:VID:PID:SERIAL")
+    vid, pid = int(parts[1], 16), int(parts[2], 16)
+    serial_number = parts[3] if len(parts) == 4 else None
+    return lambda: find_port(vid, pid, serial_number, ports)

@@ -102,16 +102,19 @@ class DeviceHub:
         return True
 
     def start(self) -> None:
+        from hardware.transport import port_resolver
+
         d = self.cfg.devices
         if d.idcard_port:
             from hardware.idcard.reader import IdCardService
 
-            self.services.append(IdCardService(d.idcard_port, self._card, baudrate=d.idcard_baud,
+            self.services.append(IdCardService(port_resolver(d.idcard_port), self._card, baudrate=d.idcard_baud,
                                                on_state=self._state, on_error=self._read_failed).start())
         if d.nfc_port:
             from hardware.pn532.reader import NfcService
 
-            self.services.append(NfcService(d.nfc_port, self._tap, baudrate=d.nfc_baud, on_state=self._state).start())
+            self.services.append(NfcService(port_resolver(d.nfc_port), self._tap, baudrate=d.nfc_baud,
+                                            on_state=self._state).start())
         if d.printer_port:
             from hardware.escpos.printer import TicketPrinter
             from hardware.service import PollingService
@@ -141,7 +144,8 @@ class DeviceHub:
                         device="printer", status=DeviceStatus.OK if st.ok else DeviceStatus.FAILED,
                         detail="" if st.ok else problem))
 
-            self.services.append(PollingService("printer", lambda: TicketPrinter.open(d.printer_port, d.printer_baud),
+            printer_url = port_resolver(d.printer_port)
+            self.services.append(PollingService("printer", lambda: TicketPrinter.open(printer_url(), d.printer_baud),
                                                 poll, on_state=self._state, interval=0.2).start())
 
     def stop(self) -> None:

@@ -227,3 +227,18 @@ def test_hardware_never_imports_kiosk():
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 names = [node.module or ""]
             assert not any(n == "kiosk" or n.startswith("kiosk.") for n in names), path
+
+
+def test_usb_port_is_found_again_under_a_new_name():
+    from hardware.transport import PortInfo, port_resolver
+
+    current = [PortInfo("/dev/ttyUSB0", 0x1A86, 0x7523, "A1", "CH340")]
+    resolve = port_resolver("usb:1a86:7523:A1", lambda: current)
+    assert resolve() == "/dev/ttyUSB0"
+    current[:] = []  # unplugged
+    assert resolve() is None
+    current[:] = [PortInfo("/dev/ttyUSB3", 0x1A86, 0x7523, "A1", "CH340")]  # back, renamed
+    assert resolve() == "/dev/ttyUSB3"
+    assert port_resolver("/dev/ttyS0")() == "/dev/ttyS0"
+    with pytest.raises(ValueError):
+        port_resolver("usb:1a86")
