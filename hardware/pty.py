@@ -11,6 +11,7 @@ import termios
 import threading
 import time
 import tty
+from pathlib import Path
 
 from .emulator import Emulator
 
@@ -18,8 +19,11 @@ _SPEEDS = {getattr(termios, f"B{b}"): b for b in (9600, 19200, 38400, 57600, 115
 
 
 class PtyHost:
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Emulator, link_dir: Path | None = None) -> None:
+        """With `link_dir`, each plug-in gets a fresh symlink name there (ttyEMU1, ttyEMU2 …), as a USB adapter
+        that re-enumerates under another name; without, the path is the pty's own /dev/pts/N."""
         self.emulator = emulator
+        self.link_dir = Path(link_dir) if link_dir is not None else None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._master: int | None = None
@@ -52,8 +56,13 @@ class PtyHost:
             tty.setraw(slave)
             os.set_blocking(master, False)
             self._master, self._slave = master, slave
-            self.path = os.ttyname(slave)
             self.generation += 1
+            self.path = os.ttyname(slave)
+            if self.link_dir is not None:
+                link = self.link_dir / f"ttyEMU{self.generation}"
+                link.unlink(missing_ok=True)
+                link.symlink_to(self.path)
+                self.path = str(link)
 
     def _close_pty(self) -> None:
         with self._lock:
@@ -64,6 +73,8 @@ class PtyHost:
                     except OSError:
                         pass
             self._master = self._slave = None
+            if self.path is not None and self.link_dir is not None:
+                Path(self.path).unlink(missing_ok=True)
             self.path = None  # unplugged: the device path is gone
 
     def _host_baud(self) -> int | None:

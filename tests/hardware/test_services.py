@@ -55,9 +55,9 @@ class Recorder:
 
 
 @pytest.fixture
-def idcard_pty():
+def idcard_pty(tmp_path):
     emu = IdCardEmulator()
-    host = PtyHost(emu).start()
+    host = PtyHost(emu, link_dir=tmp_path).start()
     yield emu, host
     host.stop()
 
@@ -107,21 +107,16 @@ def test_unplug_mid_read_reports_and_recovers_under_a_new_name(idcard_pty, caplo
         assert host.path is None
         rec.wait(lambda: State.DISCONNECTED in rec.states)
         assert rec.items == []  # the interrupted read produced nothing
-        blocker = os.openpty()  # hold the old pty number so the device comes back under another name
+        emu.reply_delay, emu.fragment = 0.0, None
+        emu.replug()
+        assert host.path != old and not os.path.exists(old)  # back under another name, the old one is gone
         try:
-            emu.reply_delay, emu.fragment = 0.0, None
-            emu.replug()
-            assert host.path != old
-            try:
-                rec.wait(lambda: rec.states[-1] is State.OK, timeout=2.0)  # recovers within 2 s
-            except AssertionError:
-                raise AssertionError(f"{caplog.text}\ncommands after replug: {emu.commands[-10:]} received "
-                                     f"{bytes(emu.received[-30:]).hex()} baud {host._host_baud()} plugged {emu.plugged} "
-                                     f"path {host.path} master {host._master}\n{_stacks()}") from None
-            rec.wait(lambda: len(rec.items) == 1)  # and the card is read after all: nothing lost
-        finally:
-            for fd in blocker:
-                os.close(fd)
+            rec.wait(lambda: rec.states[-1] is State.OK, timeout=2.0)  # recovers within 2 s
+        except AssertionError:
+            raise AssertionError(f"{caplog.text}\ncommands after replug: {emu.commands[-10:]} received "
+                                 f"{bytes(emu.received[-30:]).hex()} baud {host._host_baud()} plugged {emu.plugged} "
+                                 f"path {host.path} master {host._master}\n{_stacks()}") from None
+        rec.wait(lambda: len(rec.items) == 1)  # and the card is read after all: nothing lost
     finally:
         svc.stop()
     assert rec.states[-1] is State.STOPPED
