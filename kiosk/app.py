@@ -78,6 +78,7 @@ class KioskApp:
         out: TextIO = sys.stdout,
         transcriber_factory: Callable[[], object] | None = None,
         script: list[tuple[float, Callable[[], None]]] = (),
+        loaded=None,
     ) -> None:
         self.cfg = cfg
         self.screenshot_dir = screenshot_dir
@@ -92,6 +93,10 @@ class KioskApp:
         self._transcriber_factory = transcriber_factory
         self._t0 = time.monotonic()
         self._shot_pending: str | None = None
+        self.service_mode = None
+        from .config import LoadedConfig
+
+        self.loaded = loaded if loaded is not None else LoadedConfig(cfg, ())
         self.script = list(script)  # (seconds after start, action): the demo's card placements
 
     # ---- construction of the heavy parts -------------------------------------------------------------------
@@ -193,6 +198,9 @@ class KioskApp:
             notifier = StaffNotifier(store, self.cfg.staff.mqtt_host, self.cfg.staff.mqtt_port, topic_prefix(self.cfg),
                                      heartbeat_s=self.cfg.staff.heartbeat_s).start()
         self.branch = BranchService(self.cfg, self.bus, store, hub=hub, notifier=notifier)
+        from .service_mode import ServiceMode
+
+        self.service_mode = ServiceMode(self.loaded, self.bus, self.scene)
         for delay, action in self.script:
             loop.call_later(delay / self.speed, action)
 
@@ -263,6 +271,8 @@ class KioskApp:
                 break
             for cmd in commands:
                 self.bus.publish(cmd)
+            if self.service_mode is not None:
+                self.service_mode.tick()
             display.draw()
             self._maybe_screenshot(display)
             next_t += period

@@ -88,7 +88,7 @@ class BranchService:
             lang = self.cfg.languages.teller
             self.bus.publish(Notice(key="teller", text=SIGNED_IN.get(lang, SIGNED_IN["en"]), language=lang))
         elif ev.role == "diagnostics":
-            self.bus.publish(UiCommand(action=UiAction.DIAGNOSTICS))
+            self.bus.publish(UiCommand(action=UiAction.DIAGNOSTICS, value="badge"))  # on the allowlist: unlock
         elif ev.role == "customer" and self.cfg.nfc.customer_ticket_on_tap:
             self._spawn(self.issue(None, source="nfc", id_hash=ev.uid_hash))
         else:

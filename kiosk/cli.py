@@ -243,7 +243,7 @@ def run(
     from .demo import demo_script
 
     kiosk = KioskApp(cfg, screenshot_dir=screenshot_dir, exit_when_done=demo if exit_when_done is None else exit_when_done,
-                     speed=speed, script=demo_script(cfg) if demo else [])
+                     speed=speed, script=demo_script(cfg) if demo else [], loaded=loaded)
     try:
         code = asyncio.run(kiosk.run())
     except KioskError as e:
@@ -285,6 +285,48 @@ def screenshot(
         path.parent.mkdir(parents=True, exist_ok=True)
         pygame.image.save(renderer.render(state, now), str(path))
         console.print(f"wrote {path}")
+
+
+@app.command("diagnose")
+def diagnose(
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="display, audio, models, compute, serial, queue, config")] = None,
+    out: Annotated[Path, typer.Option(help="JSON report")] = Path("out/diagnose.json"),
+    bundle: Annotated[Optional[Path], typer.Option(help="also write a support archive (.tar.gz) here")] = None,
+    full: Annotated[bool, typer.Option("--full", help="re-hash every model file")] = False,
+    listen: Annotated[float, typer.Option(help="seconds of live microphone level reading (\"speak now\")")] = 0.0,
+    no_self_test: Annotated[bool, typer.Option("--no-self-test", help="skip loading Whisper for the speech self-test")] = False,
+    pin_hash: Annotated[Optional[str], typer.Option("--pin-hash", help="print the hash of a PIN for diagnostics.pin_sha256")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the field checks headless: Rich table, JSON report, exit 0 pass / 1 warn / 2 fail."""
+    if pin_hash is not None:
+        from .unlock import pin_hash as hash_pin
+
+        print(hash_pin(pin_hash))
+        return
+    from . import diagnostics as dg
+
+    loaded = _load(config)
+    unknown = set(only or ()) - set(dg.CHECKS)
+    if unknown:
+        err.print(f"unknown check(s): {', '.join(sorted(unknown))} (one of: {', '.join(dg.CHECKS)})")
+        raise typer.Exit(2)
+    ctx = dg.Context(loaded, full=full, asr_self_test=not no_self_test, listen_s=listen)
+    results = dg.run_checks(ctx, only)
+    rep = dg.report(ctx, results)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rep, indent=2, ensure_ascii=False), encoding="utf-8")
+    colours = {"pass": "green", "warn": "yellow", "fail": "red"}
+    table = Table("group", "check", "status", "hint")
+    for r in results:
+        table.add_row(r.group, r.name, f"[{colours[r.status]}]{r.status}[/]", r.hint)
+    console.print(table)
+    console.print(f"overall: {rep['status']} → {out}")
+    if bundle is not None:
+        from .support import write_bundle
+
+        console.print(f"support bundle → {write_bundle(bundle, loaded, rep, results)}")
+    raise typer.Exit(dg.EXIT_CODE[rep["status"]])
 
 
 @app.command("staff-listen")

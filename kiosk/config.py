@@ -293,6 +293,13 @@ class NfcSection(_Frozen):
         return v
 
 
+class DiagnosticsSection(_Frozen):
+    pin_sha256: str = Field("", pattern=r"^([0-9a-f]{64})?$", description="`kiosk diagnose --pin-hash PIN`; '' = no PIN")
+    max_attempts: int = Field(3, ge=1, le=10)
+    lockout_s: float = Field(60.0, ge=5, le=3600)
+    idle_timeout_s: float = Field(120.0, ge=10, le=3600)
+
+
 class TelemetrySection(_Frozen):
     metrics_port: int = Field(0, ge=0, le=65535)  # Prometheus endpoint; 0 = off
 
@@ -316,6 +323,7 @@ class KioskConfig(_Frozen):
     queue: QueueSection = QueueSection()
     staff: StaffSection = StaffSection()
     nfc: NfcSection = NfcSection()
+    diagnostics: DiagnosticsSection = DiagnosticsSection()
     telemetry: TelemetrySection = TelemetrySection()
     logging: LoggingSection = LoggingSection()
 

@@ -335,6 +335,9 @@ class Renderer:
         if reader is None:
             title = f"{LANGUAGE_NAMES.get(state.teller_language)} ⇄ {LANGUAGE_NAMES.get(state.customer_language)}{dot}"
         y = self._blit_lines(zone, [title], small, pal.badge, lang, margin, margin // 2)
+        if reader in (Side.TELLER, None) and state.pin_entry is not None:
+            y = self._blit_lines(zone, ["Diagnostics PIN: " + "●" * len(state.pin_entry) + "_"], self._px(34),
+                                 pal.accent, "en", margin, y)
         if reader in (Side.TELLER, None):  # notices (devices, models) are for the teller only
             for note in list(state.notices.values())[-3:]:
                 y = self._blit_lines(zone, self._wrap(self._mask(note), small, "en", width), small, pal.notice, "en", margin, y)
@@ -521,6 +524,14 @@ class Display:
 
         commands: list[UiCommand] = []
         for ev in pygame.event.get():
+            if ev.type == pygame.KEYDOWN and self.state.pin_entry is not None:  # typing the diagnostics PIN
+                key = {pygame.K_RETURN: "enter", pygame.K_KP_ENTER: "enter", pygame.K_BACKSPACE: "back",
+                       pygame.K_ESCAPE: "cancel"}.get(ev.key)
+                if key is None and (pygame.K_0 <= ev.key <= pygame.K_9):
+                    key = str(ev.key - pygame.K_0)
+                if key is not None:
+                    commands.append(UiCommand(action=UiAction.PIN, value=key))
+                continue
             if ev.type == pygame.QUIT or (ev.type == pygame.KEYDOWN and ev.key == pygame.K_ESCAPE):
                 return None
             if ev.type == pygame.KEYDOWN and ev.key in KEYS:
@@ -541,7 +552,8 @@ def _keys() -> dict[int, UiAction]:
     import pygame
 
     return {pygame.K_c: UiAction.CLEAR, pygame.K_r: UiAction.REPEAT, pygame.K_l: UiAction.LANGUAGE,
-            pygame.K_e: UiAction.ELDERLY, pygame.K_w: UiAction.TICKET, pygame.K_n: UiAction.CALL_NEXT}
+            pygame.K_e: UiAction.ELDERLY, pygame.K_w: UiAction.TICKET, pygame.K_n: UiAction.CALL_NEXT,
+            pygame.K_d: UiAction.DIAGNOSTICS}
 
 
 KEYS = _keys()

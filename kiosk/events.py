@@ -184,6 +184,7 @@ class UiAction(StrEnum):
     DIAGNOSTICS = "diagnostics"  # enter/leave the diagnostics scene
     TICKET = "ticket"  # the "no card" button: a walk-in ticket (value = business id, "" = default)
     CALL_NEXT = "call-next"  # the teller calls the next customer (value = counter)
+    PIN = "pin"  # diagnostics PIN entry: a digit, "enter", "back" or "cancel"
 
 
 @dataclass(frozen=True, kw_only=True)

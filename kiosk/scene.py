@@ -74,6 +74,7 @@ class SceneState:
     ticket_until: float = 0.0
     overlay: Overlay | None = None
     diagnostics: list[DiagnosticRow] | None = None  # not None: the diagnostics scene is up
+    pin_entry: str | None = None  # not None: the teller keyboard is typing the diagnostics PIN
     version: int = 0  # bumped on every change, so the renderer knows when to redraw
 
     def language_of(self, side: Side) -> str:
@@ -175,7 +176,7 @@ class SceneState:
         elif ev.action is UiAction.ELDERLY:
             self.elderly = {"on": True, "off": False}.get(ev.value, not self.elderly)
         elif ev.action is UiAction.DIAGNOSTICS:
-            self.diagnostics = None if self.diagnostics is not None else []
+            pass  # the diagnostics controller decides (PIN, badge, lock-out) and sets `diagnostics`
 
     def next_customer_language(self) -> str:
         langs = list(self.customer_languages) or [self.customer_language]

@@ -1,0 +1,427 @@
+"""Field diagnostics: one function per check, used by the on-screen diagnostics scene and by `kiosk diagnose`.
+
+Each check returns CheckResults with pass/warn/fail and a plain-language hint saying what to do. Reports carry
+versions, the config hash, results and timings — never personal data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import LoadedConfig, Side, effective_items
+from .errors import KioskError
+
+SCHEMA_VERSION = 1
+ORDER = {"pass": 0, "warn": 1, "fail": 2}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    group: str
+    name: str
+    status: str  # pass | warn | fail
+    hint: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def worst(results: list[CheckResult]) -> str:
+    return max((r.status for r in results), key=ORDER.__getitem__, default="pass")
+
+
+# ---- display --------------------------------------------------------------------------------------------------
+PATTERNS = ("black", "grey-ramp", "colour-bars", "grid", "pixel-sweep")
+
+
+def test_pattern(name: str, size: tuple[int, int], step: int = 0):
+    """Full black (= clear glass), grey ramp, colour bars, burn-in check grid, dead-pixel sweep (a moving line)."""
+    import pygame
+
+    w, h = size
+    s = pygame.Surface(size)
+    s.fill((0, 0, 0))
+    if name == "grey-ramp":
+        for x in range(w):
+            v = int(255 * x / max(1, w - 1))
+            pygame.draw.line(s, (v, v, v), (x, 0), (x, h))
+    elif name == "colour-bars":
+        bars = [(255, 255, 255), (255, 255, 0), (0, 255, 255), (0, 255, 0), (255, 0, 255), (255, 0, 0), (0, 0, 255)]
+        for i, c in enumerate(bars):
+            s.fill(c, pygame.Rect(i * w // len(bars), 0, w // len(bars) + 1, h))
+    elif name == "grid":
+        for x in range(0, w, 40):
+            pygame.draw.line(s, (128, 128, 128), (x, 0), (x, h))
+        for y in range(0, h, 40):
+            pygame.draw.line(s, (128, 128, 128), (0, y), (w, y))
+    elif name == "pixel-sweep":
+        x = step % w
+        pygame.draw.line(s, (255, 255, 255), (x, 0), (x, h))
+    return s
+
+
+def check_display(ctx: "Context") -> list[CheckResult]:
+    from .display import Renderer, ensure_video_driver
+    from .samples import sample_scene
+    from .text import find_fonts
+
+    ensure_video_driver()
+    out = []
+    try:
+        fonts = find_fonts(ctx.cfg.display.font_dirs)
+        out.append(CheckResult("display", "fonts", "pass", detail={k: str(v) for k, v in fonts.items()}))
+    except KioskError as e:
+        return [CheckResult("display", "fonts", "fail", e.hint or str(e))]
+    renderer = Renderer(ctx.cfg.display, ctx.cfg.privacy)
+    for p in PATTERNS:
+        surf = test_pattern(p, renderer.size)
+        if p == "black" and np.asarray(__import__("pygame").surfarray.array3d(surf)).any():
+            out.append(CheckResult("display", "pattern black", "fail", "the clear-glass pattern is not black"))
+    state, now, _ = sample_scene("conversation", ctx.cfg)
+    t0 = time.perf_counter()
+    frames = 0
+    while time.perf_counter() - t0 < 0.5:  # fresh renders, the worst case: every half redrawn
+        state.version += 1
+        renderer.render(state, now)
+        frames += 1
+    fps = frames / (time.perf_counter() - t0)
+    target = ctx.cfg.display.fps
+    status = "pass" if fps >= 0.9 * target else "warn" if fps >= 0.5 * target else "fail"
+    hint = "" if status == "pass" else "rendering is slow: close other programs, or lower display.fps / resolution"
+    out.append(CheckResult("display", "render speed", status, hint, {"fps_full_redraw": round(fps, 1), "target": target}))
+    return out
+
+
+# ---- audio ----------------------------------------------------------------------------------------------------
+def level_stats(audio: np.ndarray) -> dict[str, float]:
+    """dBFS peak and RMS, share of clipped samples, noise floor (10th percentile of 32 ms frame levels)."""
+    a = np.asarray(audio, np.float64)
+    if not len(a):
+        return {"peak_dbfs": -120.0, "rms_dbfs": -120.0, "clipped": 0.0, "noise_floor_dbfs": -120.0}
+    db = lambda x: float(20 * np.log10(max(x, 1e-6)))  # noqa: E731
+    frames = a[: len(a) // 512 * 512].reshape(-1, 512) if len(a) >= 512 else a.reshape(1, -1)
+    frame_rms = np.sqrt(np.mean(frames**2, axis=1))
+    return {"peak_dbfs": round(db(np.abs(a).max()), 1), "rms_dbfs": round(db(np.sqrt(np.mean(a**2))), 1),
+            "clipped": round(float(np.mean(np.abs(a) >= 0.999)), 4),
+            "noise_floor_dbfs": round(db(float(np.percentile(frame_rms, 10))), 1)}
+
+
+def judge_level(stats: dict[str, float]) -> tuple[str, str]:
+    if stats["peak_dbfs"] < -60:
+        return "fail", "no signal: check the microphone cable, its mute switch and audio.<side>.device"
+    if stats["clipped"] > 0.01:
+        return "warn", "the input clips: lower the microphone gain"
+    if stats["noise_floor_dbfs"] > -35:
+        return "warn", "noise floor high: move the microphone away from fans or speakers"
+    return "pass", ""
+
+
+def check_audio(ctx: "Context") -> list[CheckResult]:
+    from .audio import read_audio_file
+
+    out = []
+    for side in (Side.TELLER, Side.CUSTOMER):
+        src = ctx.cfg.audio.for_side(side)
+        name = f"{side} input"
+        if src.source == "none":
+            out.append(CheckResult("audio", name, "warn", f"audio.{side}.source = 'none': this side is not captioned"))
+        elif src.source == "file":
+            try:
+                stats = level_stats(read_audio_file(src.file, src.channel))
+            except KioskError as e:
+                out.append(CheckResult("audio", name, "fail", str(e)))
+                continue
+            status, hint = judge_level(stats)
+            out.append(CheckResult("audio", name, status, hint, {"source": "file", **stats}))
+        else:
+            try:
+                import sounddevice as sd
+
+                dev = int(src.device) if src.device.isdigit() else (src.device or None)
+                info = sd.query_devices(dev, kind="input")
+                stats = {}
+                if ctx.listen_s > 0:  # a live level reading ("speak now")
+                    rec = sd.rec(int(ctx.listen_s * 16000), samplerate=16000, channels=1, device=dev, dtype="float32")
+                    sd.wait()
+                    stats = level_stats(rec[:, 0])
+                status, hint = judge_level(stats) if stats else ("pass", "")
+                out.append(CheckResult("audio", name, status, hint, {"device": info["name"], **stats}))
+            except Exception as e:  # no PortAudio, no such device
+                out.append(CheckResult("audio", name, "fail",
+                                       f"no input device {src.device or '(default)'}: check the USB microphone; "
+                                       f"`kiosk audio devices` lists them", {"error": type(e).__name__}))
+    return out
+
+
+# ---- models ---------------------------------------------------------------------------------------------------
+SELF_TEST = ("ja1.flac", "ja", "口座を開きたいです")
+
+
+def check_models(ctx: "Context") -> list[CheckResult]:
+    from .models import ModelStore
+    from .translate import build_router
+    from .events import TranslationPath
+
+    cfg = ctx.cfg
+    store = ModelStore(cfg.models.resolved_cache())
+    out = []
+    t0 = time.perf_counter()
+    try:
+        model_dir = store.verify(cfg.asr.model, full=ctx.full)
+        out.append(CheckResult("models", f"files {cfg.asr.model}", "pass", detail={"hashes": "verified" if ctx.full else "size+marker"},
+                               seconds=time.perf_counter() - t0))
+    except KioskError as e:
+        out.append(CheckResult("models", f"files {cfg.asr.model}", "fail", f"{e.message}: {e.hint}" if e.hint else e.message))
+        model_dir = None
+    engine = None
+    if model_dir is not None and ctx.asr_self_test:
+        from .asr import DecodeOptions, WhisperEngine
+        from .audio import read_audio_file
+        from .compute import plan_for
+        from .pipeline import decode_prompts
+
+        t0 = time.perf_counter()
+        engine = WhisperEngine(model_dir, plan_for(cfg.asr.device, cfg.asr.compute_type, cfg.asr.threads))
+        load_s = time.perf_counter() - t0
+        clip, lang, expected = SELF_TEST
+        audio = read_audio_file(Path(__file__).resolve().parent.parent / "assets" / "demo" / clip)
+        r = engine.transcribe(audio, [lang], options=DecodeOptions(context_s=cfg.asr.min_context_s,
+                                                                   prompts=decode_prompts(cfg)))
+        got = "".join(ch for ch in r.text if ch.isalnum())
+        errors = sum(1 for a, b in zip(got, expected) if a != b) + abs(len(got) - len(expected))
+        cer = errors / len(expected)
+        status = "pass" if cer <= 0.3 else "fail"
+        out.append(CheckResult("models", "speech self-test", status,
+                               "" if status == "pass" else "recognition is wrong on the bundled clip: `kiosk models verify`",
+                               {"load_s": round(load_s, 2), "decode_s": round(r.elapsed_s, 2), "cer": round(cer, 2)}))
+    router = build_router(cfg, engine, ctx.nmt_registry())
+    teller = cfg.languages.teller
+    for lang in cfg.languages.customer:
+        for src, tgt in ((teller, lang), (lang, teller)):
+            if src == tgt:
+                continue
+            path = router.route(src, tgt, has_audio=False)
+            if path in (TranslationPath.NMT, TranslationPath.PIVOT):
+                out.append(CheckResult("models", f"translation {src}→{tgt}", "pass", detail={"path": str(path)}))
+            elif path is TranslationPath.PHRASE_MEMORY:
+                out.append(CheckResult("models", f"translation {src}→{tgt}", "warn",
+                                       f"only bank phrases for {src}→{tgt}: provision a model with `kiosk models add DIR`",
+                                       {"path": str(path)}))
+            else:
+                out.append(CheckResult("models", f"translation {src}→{tgt}", "fail",
+                                       f"no model for pair {src}→{tgt}: `kiosk models add DIR`"))
+    return out
+
+
+# ---- compute --------------------------------------------------------------------------------------------------
+def check_compute(ctx: "Context") -> list[CheckResult]:
+    import os
+    import shutil
+    import subprocess
+
+    import onnxruntime
+
+    from .compute import choose, cuda_device_count
+
+    cfg = ctx.cfg
+    n = cuda_device_count()
+    plan = choose(cfg.asr.device, cfg.asr.compute_type, cfg.asr.threads, n, os.cpu_count() or 1)
+    detail: dict[str, Any] = {"cuda_devices_ctranslate2": n, "onnxruntime_providers": onnxruntime.get_available_providers(),
+                              "device": plan.device, "compute_type": plan.compute_type, "threads": plan.threads}
+    if shutil.which("nvidia-smi"):
+        try:
+            detail["gpu"] = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.used,memory.total",
+                                            "--format=csv,noheader"], capture_output=True, text=True, timeout=5).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    if plan.fallback:
+        return [CheckResult("compute", "inference device", "warn", plan.fallback + ": check the NVIDIA driver", detail)]
+    if n == 0:
+        return [CheckResult("compute", "inference device", "pass", "no GPU: running on CPU int8 (slower)", detail)]
+    return [CheckResult("compute", "inference device", "pass", "", detail)]
+
+
+# ---- serial devices -------------------------------------------------------------------------------------------
+def check_serial(ctx: "Context") -> list[CheckResult]:
+    from hardware.errors import HardwareError
+    from hardware.escpos.printer import TicketPrinter
+    from hardware.idcard.reader import IdCardReader, probe_baud
+    from hardware.pn532.reader import Pn532
+    from hardware.transport import port_resolver
+
+    d = ctx.cfg.devices
+    out = []
+    for name, spec, baud in (("ID-card reader", d.idcard_port, d.idcard_baud), ("NFC reader", d.nfc_port, d.nfc_baud),
+                             ("ticket printer", d.printer_port, d.printer_baud)):
+        if not spec:
+            out.append(CheckResult("serial", name, "pass", "not fitted"))
+            continue
+        url = port_resolver(spec)()
+        if not url:
+            out.append(CheckResult("serial", name, "fail", f"{spec}: port not found — check the USB cable; "
+                                                            "`python -m hardware probe` lists the ports"))
+            continue
+        try:
+            if name == "ID-card reader":
+                found = probe_baud(url, (baud,) + tuple(b for b in (115200, 57600, 38400, 19200, 9600) if b != baud))
+                if found is None:
+                    raise HardwareError("no answer at any baud rate")
+                r = IdCardReader.open(url, found, timeout=0.5)
+                module = r.module_id()
+                r.close()
+                status = "pass" if found == baud else "warn"
+                hint = "" if found == baud else f"answers at {found} baud: set devices.idcard_baud = {found}"
+                out.append(CheckResult("serial", name, status, hint, {"baud": found, "module": module[:8] + "…"}))
+            elif name == "NFC reader":
+                nfc = Pn532.open(url, baud, timeout=0.5)
+                out.append(CheckResult("serial", name, "pass", detail={"firmware": str(nfc.firmware_version())}))
+                nfc.close()
+            else:
+                p = TicketPrinter.open(url, baud)
+                st = p.status()
+                p.close()
+                problem = "paper out" if st.paper_out else "cover open" if st.cover_open else "offline" if not st.online else ""
+                out.append(CheckResult("serial", name, "fail" if problem else "warn" if st.paper_near_end else "pass",
+                                       f"printer: {problem}" if problem else "paper nearly out" if st.paper_near_end else "",
+                                       asdict(st)))
+        except HardwareError as e:
+            out.append(CheckResult("serial", name, "fail", f"{spec}: {e} — is the device powered and on this port?"))
+    return out
+
+
+# ---- queue and network ----------------------------------------------------------------------------------------
+def check_queue(ctx: "Context") -> list[CheckResult]:
+    import sqlite3
+    from datetime import datetime
+
+    cfg = ctx.cfg
+    out = []
+    db = cfg.queue.database.expanduser()
+    if not db.exists():
+        out.append(CheckResult("queue", "ticket database", "pass", "not created yet (first ticket creates it)"))
+        newest = 0.0
+    else:
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+            ok = con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            depth = con.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
+            newest = con.execute("SELECT COALESCE(MAX(issued_at), 0) FROM tickets").fetchone()[0]
+            con.close()
+        except sqlite3.Error as e:
+            return [CheckResult("queue", "ticket database", "fail", f"cannot read {db}: {e}")]
+        out.append(CheckResult("queue", "ticket database", "pass" if ok else "fail",
+                               "" if ok else "integrity check failed: call support before issuing tickets"))
+        out.append(CheckResult("queue", "staff outbox", "pass" if depth < 50 else "warn",
+                               "" if depth < 50 else "many staff messages waiting: is the broker reachable?",
+                               {"waiting": depth}))
+    now = time.time()
+    year = datetime.fromtimestamp(now).year
+    if year < 2025 or now + 60 < newest:
+        out.append(CheckResult("queue", "clock", "fail", "the clock is wrong: tickets would be numbered on the wrong day; "
+                                                         "check NTP / the BIOS battery", {"year": year}))
+    else:
+        out.append(CheckResult("queue", "clock", "pass", detail={"year": year}))
+    if cfg.staff.mqtt_host:
+        try:
+            socket.create_connection((cfg.staff.mqtt_host, cfg.staff.mqtt_port), 1.5).close()
+            out.append(CheckResult("queue", "MQTT broker", "pass"))
+        except OSError as e:
+            out.append(CheckResult("queue", "MQTT broker", "fail",
+                                   f"broker {cfg.staff.mqtt_host}:{cfg.staff.mqtt_port} unreachable ({e.strerror or e}): "
+                                   "wristbands get no tickets until it is back (messages wait in the outbox)"))
+    else:
+        out.append(CheckResult("queue", "MQTT broker", "warn", "staff.mqtt_host not set: no wristband notifications"))
+    return out
+
+
+# ---- config ---------------------------------------------------------------------------------------------------
+REDACT_KEYS = ("nfc.staff_badges", "nfc.diagnostics_badges", "diagnostics.pin_sha256")
+
+
+def config_hash(loaded: LoadedConfig) -> str:
+    return hashlib.sha256(json.dumps(loaded.config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def redacted_config(loaded: LoadedConfig) -> dict[str, Any]:
+    return {k: ("<redacted>" if k in REDACT_KEYS and v else v) for k, v, _ in effective_items(loaded)}
+
+
+def check_config(ctx: "Context") -> list[CheckResult]:
+    changed = {k: src for k, _, src in effective_items(ctx.loaded) if src != "default" and not src.endswith("default.toml")}
+    return [CheckResult("config", "effective config", "pass", detail={"files": [str(f) for f in ctx.loaded.files],
+                                                                      "overrides": changed, "hash": config_hash(ctx.loaded)})]
+
+
+CHECKS: dict[str, Callable[["Context"], list[CheckResult]]] = {
+    "display": check_display, "audio": check_audio, "models": check_models, "compute": check_compute,
+    "serial": check_serial, "queue": check_queue, "config": check_config,
+}
+
+
+@dataclass
+class Context:
+    loaded: LoadedConfig
+    full: bool = False  # re-hash model files
+    asr_self_test: bool = True
+    listen_s: float = 0.0  # seconds of live microphone level reading
+    _nmt: Any = None
+
+    @property
+    def cfg(self):
+        return self.loaded.config
+
+    def nmt_registry(self):
+        if self._nmt is None:
+            from .compute import plan_for
+            from .models import ModelStore
+            from .nmt import NmtRegistry
+
+            t = self.cfg.translation
+            self._nmt = NmtRegistry.load(ModelStore(self.cfg.models.resolved_cache()), t.models,
+                                         plan_for(t.device, t.compute_type, t.threads))[0] if t.models else NmtRegistry()
+        return self._nmt
+
+
+def run_checks(ctx: Context, only: list[str] | None = None) -> list[CheckResult]:
+    results = []
+    for group, fn in CHECKS.items():
+        if only and group not in only:
+            continue
+        t0 = time.perf_counter()
+        try:
+            got = fn(ctx)
+        except Exception as e:  # a broken check is itself a finding, never a crash
+            got = [CheckResult(group, group, "fail", f"the check itself failed: {type(e).__name__}")]
+        spent = time.perf_counter() - t0
+        results += [r if r.seconds else CheckResult(r.group, r.name, r.status, r.hint, r.detail, round(spent, 3)) for r in got]
+    return results
+
+
+def report(ctx: Context, results: list[CheckResult]) -> dict[str, Any]:
+    import ctranslate2
+    import onnxruntime
+    import pygame
+
+    from . import __version__
+
+    return {
+        "schema": SCHEMA_VERSION,
+        "kiosk": {"branch_id": ctx.cfg.kiosk.branch_id, "kiosk_id": ctx.cfg.kiosk.kiosk_id},
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": {"kiosk": __version__, "python": platform.python_version(), "ctranslate2": ctranslate2.__version__,
+                     "onnxruntime": onnxruntime.__version__, "pygame": pygame.version.ver},
+        "config_hash": config_hash(ctx.loaded),
+        "status": worst(results),
+        "results": [asdict(r) for r in results],
+    }
+
+
+EXIT_CODE = {"pass": 0, "warn": 1, "fail": 2}

@@ -1,0 +1,293 @@
+"""Field diagnostics: each check's pass and fail paths with the expected status and hint, unlock rules, the JSON
+report (stable schema, no personal data), the support bundle and the CLI's exit codes."""
+
+import json
+import os
+import shutil
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from kiosk import diagnostics as dg
+from kiosk.cli import app
+from kiosk.config import load_config
+from kiosk.unlock import Unlocker, pin_hash
+
+from .conftest import espeak_wav
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "diagnose_schema.json"
+
+
+def ctx_for(tmp_path, toml: str = "", **kw) -> dg.Context:
+    site = tmp_path / "site.toml"
+    site.write_text(toml + f'\n[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n')
+    return dg.Context(load_config([site]), asr_self_test=False, **kw)
+
+
+def by_name(results, name):
+    return next(r for r in results if r.name == name)
+
+
+# ---- audio ----------------------------------------------------------------------------------------------------
+def test_audio_silent_clipping_and_good_files(tmp_path, speech_dir):
+    silent, clipped = tmp_path / "silent.wav", tmp_path / "clipped.wav"
+    sf.write(str(silent), np.zeros(16000, np.float32), 16000)
+    t = np.arange(16000) / 16000
+    sf.write(str(clipped), np.clip(3 * np.sin(2 * np.pi * 300 * t), -1, 1).astype(np.float32), 16000)
+    good = espeak_wav(speech_dir / "diag.wav", "Please sign here.")
+    ctx = ctx_for(tmp_path, f'[audio.teller]\nsource = "file"\nfile = "{silent}"\n'
+                            f'[audio.customer]\nsource = "file"\nfile = "{clipped}"\n')
+    res = dg.check_audio(ctx)
+    teller, customer = by_name(res, "teller input"), by_name(res, "customer input")
+    assert teller.status == "fail" and "no signal" in teller.hint and "microphone" in teller.hint
+    assert customer.status == "warn" and "clips" in customer.hint
+    ctx = ctx_for(tmp_path, f'[audio.teller]\nsource = "file"\nfile = "{good}"\n[audio.customer]\nsource = "none"\n')
+    res = dg.check_audio(ctx)
+    assert by_name(res, "teller input").status == "pass"
+    assert by_name(res, "customer input").status == "warn"
+
+
+def test_missing_microphone_names_the_fix(tmp_path):
+    res = dg.check_audio(ctx_for(tmp_path, '[audio.teller]\nsource = "mic"\ndevice = "no-such-mic"\n'))
+    r = by_name(res, "teller input")
+    assert r.status == "fail" and "kiosk audio devices" in r.hint
+
+
+# ---- models ---------------------------------------------------------------------------------------------------
+def test_missing_model_and_wrong_hash(tmp_path, monkeypatch, model_store):
+    monkeypatch.setenv("KIOSK_MODEL_CACHE", str(tmp_path / "empty"))
+    r = by_name(dg.check_models(ctx_for(tmp_path)), "files whisper-base")
+    assert r.status == "fail" and "kiosk models install whisper-base" in r.hint
+    # a model.bin of the right size but the wrong content (sparse file): caught by the hash
+    cache = tmp_path / "cache" / "whisper-base"
+    cache.mkdir(parents=True)
+    real = model_store.path("whisper-base")
+    for f in ("config.json", "tokenizer.json", "vocabulary.json"):
+        shutil.copy(real / f, cache / f)
+    with (cache / "model.bin").open("wb") as fh:
+        fh.truncate((real / "model.bin").stat().st_size)
+    monkeypatch.setenv("KIOSK_MODEL_CACHE", str(tmp_path / "cache"))
+    r = by_name(dg.check_models(ctx_for(tmp_path)), "files whisper-base")
+    assert r.status == "fail" and "corrupt" in r.hint and "install --force" in r.hint
+
+
+def test_translation_pairs_are_reported(tmp_path, model_store):
+    res = dg.check_models(ctx_for(tmp_path, '[languages]\nteller = "zh"\ncustomer = ["ja", "th"]\ncustomer_default = "ja"\n'))
+    assert by_name(res, "translation zh→ja").status == "warn"  # phrase memory only
+    th = by_name(res, "translation zh→th")
+    assert th.status == "fail" and "no model for pair zh→th" in th.hint and "kiosk models add" in th.hint
+
+
+@pytest.mark.slow
+def test_speech_self_test_on_the_bundled_clip(tmp_path, model_store):
+    ctx = ctx_for(tmp_path)
+    ctx.asr_self_test = True
+    r = by_name(dg.check_models(ctx), "speech self-test")
+    assert r.status == "pass" and r.detail["cer"] <= 0.3
+
+
+# ---- compute --------------------------------------------------------------------------------------------------
+def test_compute_without_gpu(tmp_path):
+    r = dg.check_compute(ctx_for(tmp_path))[0]
+    assert r.status == "pass" and r.detail["device"] == "cpu" and r.detail["compute_type"] == "int8"
+    assert "CPUExecutionProvider" in r.detail["onnxruntime_providers"]
+    r = dg.check_compute(ctx_for(tmp_path, '[asr]\ndevice = "cuda"\n'))[0]
+    assert r.status == "warn" and "no CUDA device" in r.hint and "driver" in r.hint
+
+
+# ---- serial ---------------------------------------------------------------------------------------------------
+def test_serial_devices_via_emulators(tmp_path):
+    from hardware.emulator import forget_emulator, get_emulator
+
+    ctx = ctx_for(tmp_path, '[devices]\nidcard_port = "idcardsim://dg"\nidcard_baud = 57600\n'
+                            'nfc_port = "pn532sim://dg"\nprinter_port = "escpossim://dg"\n')
+    try:
+        get_emulator("idcardsim", "dg").baudrate = 38400
+        res = dg.check_serial(ctx)
+        idc = by_name(res, "ID-card reader")
+        assert idc.status == "warn" and idc.detail["baud"] == 38400 and "idcard_baud = 38400" in idc.hint
+        assert by_name(res, "NFC reader").status == "pass" and "PN532" in by_name(res, "NFC reader").detail["firmware"]
+        assert by_name(res, "ticket printer").status == "pass"
+        get_emulator("idcardsim", "dg").unplug()
+        get_emulator("escpossim", "dg").paper_out = True
+        res = dg.check_serial(ctx)
+        assert by_name(res, "ID-card reader").status == "fail" and "powered" in by_name(res, "ID-card reader").hint
+        assert by_name(res, "ticket printer").status == "fail" and "paper out" in by_name(res, "ticket printer").hint
+    finally:
+        for k in ("idcardsim", "pn532sim", "escpossim"):
+            forget_emulator(k, "dg")
+    res = dg.check_serial(ctx_for(tmp_path, '[devices]\nidcard_port = "usb:1a86:7523"\n'))
+    assert by_name(res, "ID-card reader").status == "fail" and "USB cable" in by_name(res, "ID-card reader").hint
+
+
+# ---- queue and network ----------------------------------------------------------------------------------------
+def test_queue_database_broker_and_clock(tmp_path):
+    from kiosk.queue import Business, TicketStore
+
+    from .test_branch import Broker, free_port
+
+    s = TicketStore(tmp_path / "q.sqlite3", [Business("cash", "A", 4)])
+    s.issue("cash", language="zh")
+    s.close()
+    down = dg.check_queue(ctx_for(tmp_path, f'[staff]\nmqtt_host = "127.0.0.1"\nmqtt_port = {free_port()}\n'))
+    assert by_name(down, "ticket database").status == "pass"
+    assert by_name(down, "staff outbox").detail["waiting"] == 1
+    assert by_name(down, "clock").status == "pass"
+    assert by_name(down, "MQTT broker").status == "fail" and "outbox" in by_name(down, "MQTT broker").hint
+    broker = Broker(tmp_path).start()
+    try:
+        up = dg.check_queue(ctx_for(tmp_path, f'[staff]\nmqtt_host = "127.0.0.1"\nmqtt_port = {broker.port}\n'))
+        assert by_name(up, "MQTT broker").status == "pass"
+    finally:
+        broker.stop()
+    (tmp_path / "q.sqlite3").write_bytes(b"this is not a database" * 100)
+    res = dg.check_queue(ctx_for(tmp_path))
+    assert any(r.status == "fail" and r.group == "queue" for r in res)
+
+
+# ---- unlock ---------------------------------------------------------------------------------------------------
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_unlock_pin_rate_limit_badge_and_timeout():
+    clock = Clock()
+    u = Unlocker(pin_hash("2468"), ("b" * 64,), max_attempts=3, lockout_s=60, idle_timeout_s=120, clock=clock)
+    assert not u.try_pin("1111") and not u.try_pin("2222") and u.locked_out() == 0
+    assert not u.try_pin("3333") and u.locked_out() == 60  # third wrong PIN: locked
+    assert not u.try_pin("2468")  # even the right PIN waits out the lock
+    clock.t += 61
+    assert u.try_pin("2468") and u.unlocked
+    clock.t += 100
+    u.touch("looked at audio")
+    clock.t += 100
+    assert not u.expired()  # activity kept it open
+    clock.t += 21
+    assert u.expired() and not u.unlocked and not u.expired()
+    assert u.try_badge("b" * 64) and not Unlocker(clock=clock).try_badge("c" * 64)
+
+
+def test_unlock_without_configured_pin_refuses_every_pin():
+    assert not Unlocker(clock=Clock()).try_pin("")
+
+
+# ---- report, bundle, CLI --------------------------------------------------------------------------------------
+def schema_of(report):
+    return {"top": sorted(report), "result": sorted(report["results"][0]), "versions": sorted(report["versions"])}
+
+
+def test_report_schema_is_stable_and_has_no_personal_data(tmp_path):
+    from hardware.emulator import forget_emulator, get_emulator
+    from hardware.idcard.emulator import specimen_card
+
+    ctx = ctx_for(tmp_path, '[devices]\nidcard_port = "idcardsim://rep"\n')
+    try:
+        get_emulator("idcardsim", "rep").place(specimen_card())  # a customer's card lies on the reader
+        results = dg.run_checks(ctx, ["serial", "queue", "config", "compute"])
+    finally:
+        forget_emulator("idcardsim", "rep")
+    report = dg.report(ctx, results)
+    if os.environ.get("KIOSK_UPDATE_GOLDEN") or not SNAPSHOT.exists():
+        SNAPSHOT.write_text(json.dumps(schema_of(report), indent=1) + "\n")
+    assert schema_of(report) == json.loads(SNAPSHOT.read_text())
+    text = json.dumps(report, ensure_ascii=False)
+    for secret in ("测试样例", "11010519491231002X", "北京市示范区"):
+        assert secret not in text
+    assert report["schema"] == 1 and report["status"] in ("pass", "warn", "fail")
+
+
+def test_cli_exit_codes_only_and_bundle(tmp_path, monkeypatch):
+    site = tmp_path / "site.toml"
+    site.write_text(f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n[diagnostics]\npin_sha256 = "{"a" * 64}"\n'
+                    f'[nfc]\nstaff_badges = ["{"b" * 64}"]\n')
+    runner = CliRunner()
+    res = runner.invoke(app, ["diagnose", "--only", "compute", "--config", str(site), "--out", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "r.json").read_text())["results"][0]["group"] == "compute"
+    res = runner.invoke(app, ["diagnose", "--only", "queue", "--config", str(site), "--out", str(tmp_path / "r.json")])
+    assert res.exit_code == 1  # no broker configured: a warning
+    monkeypatch.setenv("KIOSK_MODEL_CACHE", str(tmp_path / "none"))
+    res = runner.invoke(app, ["diagnose", "--only", "models", "--no-self-test", "--config", str(site),
+                              "--out", str(tmp_path / "r.json"), "--bundle", str(tmp_path / "b.tar.gz")])
+    assert res.exit_code == 2  # the model is missing
+    with tarfile.open(tmp_path / "b.tar.gz") as tar:
+        names = tar.getnames()
+        config = json.loads(tar.extractfile("config.json").read())
+    assert {"report.json", "config.json", "screen.png"} <= set(names)
+    assert config["diagnostics.pin_sha256"] == "<redacted>" and config["nfc.staff_badges"] == "<redacted>"
+    assert runner.invoke(app, ["diagnose", "--only", "nonsense"]).exit_code == 2
+    assert runner.invoke(app, ["diagnose", "--pin-hash", "2468"]).output.strip() == pin_hash("2468")
+
+
+def test_display_check(tmp_path):
+    res = dg.check_display(ctx_for(tmp_path, "[display]\nwidth = 640\nheight = 360\n"))
+    assert by_name(res, "fonts").status == "pass" and by_name(res, "render speed").detail["fps_full_redraw"] > 0
+    black = dg.test_pattern("black", (64, 32))
+    import pygame
+
+    assert not pygame.surfarray.array3d(black).any()
+    assert pygame.surfarray.array3d(dg.test_pattern("colour-bars", (70, 10))).any()
+
+
+def test_on_screen_unlock_runs_the_checks_and_times_out(tmp_path):
+    import asyncio
+
+    from kiosk.bus import EventBus
+    from kiosk.events import Notice, UiAction, UiCommand
+    from kiosk.scene import SceneState
+    from kiosk.service_mode import ServiceMode
+
+    site = tmp_path / "s.toml"
+    site.write_text(f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n[diagnostics]\npin_sha256 = "{pin_hash("2468")}"\n'
+                    '[audio.teller]\nsource = "none"\n[audio.customer]\nsource = "none"\n')
+    loaded = load_config([site])
+    clock = Clock()
+
+    async def main():
+        bus = EventBus()
+        bus.bind(asyncio.get_running_loop())
+        notices = []
+        bus.listen(lambda e: notices.append(e) if isinstance(e, Notice) else None)
+        scene = SceneState("zh", "en")
+        mode = ServiceMode(loaded, bus, scene, clock=clock)
+
+        def press(action, value=""):
+            bus.publish(UiCommand(action=action, value=value))
+
+        press(UiAction.DIAGNOSTICS)
+        assert scene.pin_entry == ""
+        for d in "1234":
+            press(UiAction.PIN, d)
+        press(UiAction.PIN, "enter")
+        assert scene.diagnostics is None and notices[-1].text == "Wrong PIN"
+        press(UiAction.DIAGNOSTICS)
+        for d in "24689":
+            press(UiAction.PIN, d)
+        press(UiAction.PIN, "back")
+        assert scene.pin_entry == "2468"
+        press(UiAction.PIN, "enter")
+        assert scene.diagnostics is not None and scene.scene(0) == "diagnostics"
+        await mode.task
+        names = [r.name for r in scene.diagnostics]
+        assert any(n.startswith("display") for n in names) and any(n.startswith("queue") for n in names)
+        clock.t += 119
+        mode.tick()
+        assert scene.diagnostics is not None
+        clock.t += 2
+        mode.tick()  # two minutes without activity: back to the normal screen
+        assert scene.diagnostics is None and not mode.unlocker.unlocked
+        press(UiAction.DIAGNOSTICS, "badge")  # a technician badge opens it directly
+        assert scene.diagnostics is not None
+        await mode.task
+        press(UiAction.DIAGNOSTICS)  # D again closes it
+        assert scene.diagnostics is None
+
+    asyncio.run(main())
