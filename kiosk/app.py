@@ -110,9 +110,21 @@ class KioskApp:
         store = ModelStore(self.cfg.models.resolved_cache())
         model_dir = store.verify(self.cfg.asr.model, full=False)
         plan = plan_for(self.cfg.asr.device, self.cfg.asr.compute_type, self.cfg.asr.threads)
-        engine = WhisperEngine(model_dir, plan, beam_size=self.cfg.asr.beam_size, min_context_s=self.cfg.asr.min_context_s)
+        from .asr import FallbackTranscriber
+        from .compute import ComputePlan
+
+        def make(p: ComputePlan):
+            return WhisperEngine(model_dir, p, beam_size=self.cfg.asr.beam_size, min_context_s=self.cfg.asr.min_context_s)
+
+        engine = FallbackTranscriber(make(plan), lambda: make(ComputePlan("cpu", "int8", plan.threads)),
+                                     on_fallback=self._gpu_fallback)
         engine.warmup()
         return engine
+
+    def _gpu_fallback(self, why: str) -> None:  # called from a worker thread
+        from .errors import ErrorCode
+
+        self.bus.publish_threadsafe(ErrorEvent(stage="compute", code=ErrorCode.GPU_FALLBACK, message=why))
 
     def _load_nmt(self):
         """The provisioned NMT models; a broken one is reported, its pairs fall back to other paths."""
@@ -164,6 +176,10 @@ class KioskApp:
         display = Display(renderer, self.scene, fps=self.cfg.display.fps, fullscreen=self.cfg.display.fullscreen)
         display.open()
         display.draw()
+        self.first_frame_s = time.monotonic() - self._t0  # cold start to the attract screen
+        from .sdnotify import notify
+
+        notify("READY=1")
         if self.screenshot_dir is not None:
             self.screenshots.append(display.save(self.screenshot_dir / "000-attract.png"))
 
@@ -274,6 +290,10 @@ class KioskApp:
             if self.service_mode is not None:
                 self.service_mode.tick()
             display.draw()
+            if display.frames % 150 == 0:  # the render loop is alive: keep the systemd watchdog fed
+                from .sdnotify import notify
+
+                notify("WATCHDOG=1")
             self._maybe_screenshot(display)
             next_t += period
             delay = next_t - time.perf_counter()

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,3 +203,35 @@ class WhisperEngine(Transcriber):
             task=task,
             language_fallback=fallback,
         )
+
+
+class FallbackTranscriber(Transcriber):
+    """Wraps the engine: if the GPU runs out of memory (or CUDA fails) mid-service, reload on the CPU (int8) and
+    go on, telling the caller once. On a CPU engine it only passes calls through."""
+
+    def __init__(self, engine: Transcriber, make_cpu: "Callable[[], Transcriber]",
+                 on_fallback: "Callable[[str], None]" = lambda _why: None) -> None:
+        self.engine = engine
+        self._make_cpu = make_cpu
+        self._on_fallback = on_fallback
+        self.fell_back = False
+
+    @property
+    def busy(self) -> bool:
+        return self.engine.busy
+
+    def warmup(self) -> float:
+        return getattr(self.engine, "warmup", lambda: 0.0)()
+
+    def transcribe(self, audio, languages, *, task="transcribe", language=None, options=None) -> AsrResult:
+        try:
+            return self.engine.transcribe(audio, languages, task=task, language=language, options=options)
+        except RuntimeError as e:
+            msg = str(e).lower()
+            if self.fell_back or not ("out of memory" in msg or "cuda" in msg or "cublas" in msg):
+                raise
+            log.error("GPU failure during recognition (%s): falling back to CPU int8", type(e).__name__)
+            self.engine = self._make_cpu()
+            self.fell_back = True
+            self._on_fallback("GPU out of memory: recognition moved to the CPU (slower)")
+            return self.engine.transcribe(audio, languages, task=task, language=language, options=options)

@@ -5,6 +5,7 @@ Staff badges sign the teller in; unknown tags get a friendly "please use your ID
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import logging
 import time
 from collections import deque
@@ -12,7 +13,8 @@ from collections import deque
 from .bus import EventBus
 from .config import KioskConfig, Side
 from .devices import READ_FAILED
-from .events import CardRead, Event, FinalTranscript, NfcTap, Notice, TicketIssued, UiAction, UiCommand
+from .errors import ErrorCode
+from .events import CardRead, ErrorEvent, Event, FinalTranscript, NfcTap, Notice, TicketIssued, UiAction, UiCommand
 from .queue import Ticket, TicketStore
 
 log = logging.getLogger(__name__)
@@ -97,11 +99,18 @@ class BranchService:
                                     language=lang))
 
     async def issue(self, business: str | None, *, source: str, id_hash: str | None = None,
-                    masked_name: str = "") -> Ticket:
+                    masked_name: str = "") -> Ticket | None:
         q = self.cfg.queue
         business = business or (q.elderly_business if self.elderly else q.default_business)
-        ticket = await asyncio.to_thread(self.store.issue, business, language=self.customer_language,
-                                         elderly=self.elderly, id_hash=id_hash, masked_name=masked_name, source=source)
+        try:
+            ticket = await asyncio.to_thread(self.store.issue, business, language=self.customer_language,
+                                             elderly=self.elderly, id_hash=id_hash, masked_name=masked_name,
+                                             source=source)
+        except sqlite3.Error as e:  # disk full, read-only disk…: no number was shown, so none is lost
+            why = "disk full" if "full" in str(e).lower() else type(e).__name__
+            self.bus.publish(ErrorEvent(stage="queue", code=ErrorCode.QUEUE_FAILED,
+                                        message=f"could not issue a ticket ({why}): call staff"))
+            return None
         self.issued.append(ticket)
         name = q.business(business).name(ticket.language)
         self.bus.publish(TicketIssued(number=ticket.number, business=name, language=ticket.language,

@@ -228,6 +228,7 @@ def run(
     screenshot_dir: Annotated[Optional[Path], typer.Option(help="write PNGs of the glass after each caption")] = None,
     speed: Annotated[float, typer.Option(help="file replay speed (1 = speaking pace)")] = 1.0,
     exit_when_done: Annotated[Optional[bool], typer.Option(help="exit when file sources end (default with --demo)")] = None,
+    fullscreen: Annotated[bool, typer.Option("--fullscreen", help="fullscreen, cursor hidden (kiosk mode)")] = False,
 ) -> None:
     """Run the kiosk: audio → VAD → Whisper → translation → transparent screen."""
     from .app import KioskApp
@@ -327,6 +328,34 @@ def diagnose(
 
         console.print(f"support bundle → {write_bundle(bundle, loaded, rep, results)}")
     raise typer.Exit(dg.EXIT_CODE[rep["status"]])
+
+
+@app.command("doctor")
+def doctor(config: ConfigOpt = None) -> None:
+    """Pre-flight before start (systemd ExecStartPre): config valid, models present, fonts found, ports present.
+    Exit 0 ready, 2 not ready — each problem on one line with its fix."""
+    from . import diagnostics as dg
+
+    loaded = _load(config)
+    ctx = dg.Context(loaded, asr_self_test=False)
+    results = [r for r in dg.run_checks(ctx, ["models", "display", "config"])
+               if not r.name.startswith("translation") and r.name != "render speed"]
+    cfg = loaded.config
+    from hardware.transport import port_resolver
+
+    for name, spec in (("ID-card reader", cfg.devices.idcard_port), ("NFC reader", cfg.devices.nfc_port),
+                       ("ticket printer", cfg.devices.printer_port)):
+        if spec and "://" not in spec:
+            url = port_resolver(spec)()
+            ok = bool(url) and (Path(url).exists() or url.startswith("usb:"))
+            results.append(dg.CheckResult("serial", name, "pass" if ok else "warn",
+                                          "" if ok else f"{spec} not present yet: the kiosk starts and keeps looking"))
+    for r in results:
+        if r.status != "pass":
+            err.print(f"{r.status}: {r.group}/{r.name}: {r.hint}", markup=False, highlight=False)
+    status = dg.worst(results)
+    console.print(f"doctor: {'ready' if status != 'fail' else 'NOT ready'}")
+    raise typer.Exit(2 if status == "fail" else 0)
 
 
 @app.command("staff-listen")

@@ -18,6 +18,8 @@ class ErrorCode(StrEnum):
     MT_FAILED = "mt-failed"
     DISPLAY_FAILED = "display-failed"
     FONT_MISSING = "font-missing"
+    QUEUE_FAILED = "queue-failed"
+    GPU_FALLBACK = "gpu-fallback"
 
 
 class KioskError(Exception):

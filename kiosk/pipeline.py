@@ -208,11 +208,12 @@ class SpeechPipeline:
                 for ev in seg.feed(frame, prob):
                     self._on_segment(side, seg, ev, queue)
                 self._maybe_partial(side, seg)
-            for ev in seg.flush():
-                self._on_segment(side, seg, ev, queue)
-        except KioskError as e:
-            self.bus.publish(ErrorEvent(stage="audio", code=e.code, message=str(e), side=side))
+        except (KioskError, OSError) as e:  # the device vanished: report it, keep what was said so far
+            code = e.code if isinstance(e, KioskError) else ErrorCode.AUDIO_DEVICE
+            self.bus.publish(ErrorEvent(stage="audio", code=code, message=f"audio.{side}: {e}", side=side))
         finally:
+            for ev in seg.flush():  # an utterance cut off by the end (or the loss) of the input is still recognised
+                self._on_segment(side, seg, ev, queue)
             source.close()
             self.bus.publish(SourceFinished(side=side))
             await queue.put(None)

@@ -107,7 +107,8 @@ class TicketStore:
                                                 "language": language}, now)
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                if self.db.in_transaction:  # SQLite may already have rolled back (e.g. SQLITE_FULL)
+                    cur.execute("ROLLBACK")
                 raise
         return ticket
 
@@ -150,7 +151,8 @@ class TicketStore:
                 self._enqueue(cur, "called", {**ticket.staff_payload(), "counter": counter}, now)
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                if self.db.in_transaction:  # SQLite may already have rolled back (e.g. SQLITE_FULL)
+                    cur.execute("ROLLBACK")
                 raise
         return ticket
 
