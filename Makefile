@@ -2,7 +2,7 @@
 VENV ?= .venv
 export SDL_AUDIODRIVER ?= dummy
 
-.PHONY: setup run test bench screenshots clean
+.PHONY: setup run test bench soak screenshots clean
 
 setup:
 	bash scripts/setup.sh
@@ -15,6 +15,12 @@ test: setup
 
 bench: setup
 	$(VENV)/bin/kiosk bench --out out/bench.json
+	$(VENV)/bin/kiosk bench asr
+	$(VENV)/bin/kiosk bench mt
+	$(VENV)/bin/kiosk bench display --with-asr
+
+soak: setup
+	$(VENV)/bin/kiosk soak --minutes 10
 
 screenshots: setup
 	$(VENV)/bin/kiosk screenshot --out docs/screen.png

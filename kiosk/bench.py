@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 SENTENCES = {
     "zh": ["请出示您的身份证。", "我想取两万五千元。", "定期存款的利率是多少？", "我的银行卡丢了，请帮我挂失。",
            "今天的汇率是多少？", "请在这里签名，谢谢。", "您前面还有三位客户在等候。", "这张表格需要填写哪些内容？"],
@@ -347,3 +349,230 @@ def bench_asr(cfg, modes: tuple[float, ...] = (30.0, 10.0)) -> dict[str, Any]:
                                    "customer": cfg.vad.customer_end_silence_ms / 1000}
     out["rss_mb"] = rss_mb()
     return out
+
+
+def _demo_config(tmp: Path, teller: Path, customer: Path, extra: str = ""):
+    from .config import PROJECT_ROOT, load_config
+
+    site = tmp / "bench.toml"
+    site.write_text(f"""
+[audio.teller]
+file = "{teller}"
+[audio.customer]
+file = "{customer}"
+[queue]
+database = "{tmp}/queue.sqlite3"
+[privacy]
+salt_file = "{tmp}/salt"
+[display]
+width = 1920
+height = 1080
+{extra}
+""", encoding="utf-8")
+    return load_config([PROJECT_ROOT / "configs" / "demo.toml", site])
+
+
+def bench_pipeline(speed: float = 1.0) -> dict[str, Any]:
+    """The whole kiosk on the demo conversation with overlapping turns, emulated devices, headless rendering."""
+    import asyncio
+    import io
+
+    from .app import KioskApp
+    from .democlips import build
+    from .events import FinalTranscript, PartialTranscript, SpeechEnded, SpeechStarted, TicketIssued, Translation
+
+    from hardware.emulator import forget_emulator, get_emulator
+    from hardware.idcard.emulator import specimen_card
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        teller, customer = build(tmp, gap_s=-0.8)
+        loaded = _demo_config(tmp, teller, customer)
+        cfg = loaded.config
+        card = get_emulator("idcardsim", "demo")
+        placed: dict[str, float] = {}
+
+        def place() -> None:
+            placed["t"] = time.monotonic()
+            card.place(specimen_card())
+
+        t_start = time.monotonic()
+        kiosk = KioskApp(cfg, exit_when_done=True, out=io.StringIO(), speed=speed, script=[(6.0, place)], loaded=loaded)
+        asyncio.run(kiosk.run())
+        wall = time.monotonic() - t_start
+        for kind in ("idcardsim", "pn532sim", "escpossim"):
+            forget_emulator(kind, "demo")
+    ev = kiosk.events
+    ended = {e.utterance_id: e for e in ev if isinstance(e, SpeechEnded)}
+    started = {e.utterance_id: e for e in ev if isinstance(e, SpeechStarted)}
+    finals = [e for e in ev if isinstance(e, FinalTranscript)]
+    captions = [e for e in ev if isinstance(e, Translation) and not e.partial]
+    eos = [c.t - ended[c.utterance_id].t for c in captions if c.utterance_id in ended]
+    first_partial = []
+    for uid, s in started.items():
+        p = next((e for e in ev if isinstance(e, PartialTranscript) and e.utterance_id == uid), None)
+        if p is not None:
+            first_partial.append(p.t - s.t)
+    frames = kiosk.display_stats["frame_times"]
+    ticket = next((e for e in ev if isinstance(e, TicketIssued)), None)
+    return {
+        "machine": machine(), "speed": speed, "utterances": len(finals), "wall_s": wall,
+        "eos_to_caption_p50_s": percentile(eos, 0.5), "eos_to_caption_p95_s": percentile(eos, 0.95),
+        "end_of_speech_wait_s": {"teller": cfg.vad.teller_end_silence_ms / 1000,
+                                 "customer": cfg.vad.customer_end_silence_ms / 1000},
+        "first_partial_p50_s": percentile(first_partial, 0.5),
+        "asr_rtf": statistics.mean(f.asr_s / max(0.1, f.audio_s) for f in finals) if finals else float("nan"),
+        "mt_p50_ms": 1000 * percentile([c.mt_s for c in captions], 0.5),
+        "mt_p95_ms": 1000 * percentile([c.mt_s for c in captions], 0.95),
+        "render_fps": kiosk.display_stats["frames"] / max(0.1, wall - kiosk.first_frame_s),
+        "frame_p99_ms": 1000 * percentile(frames, 0.99),
+        "rss_mb": rss_mb(), "gpu_memory": _gpu_memory(),
+        "cold_start_to_attract_s": kiosk.first_frame_s,
+        "card_to_ticket_s": (ticket.t - placed["t"]) if ticket and "t" in placed else None,
+    }
+
+
+def _gpu_memory() -> str | None:
+    import shutil
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        return subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader"], capture_output=True,
+                              text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def soak(minutes: float, out_every_s: float = 10.0) -> dict[str, Any]:
+    """Accelerated soak: the demo conversation replayed as fast as the machine allows, over and over, with card
+    reads, taps, unplug/replug of the readers and (when mosquitto is installed) broker restarts; samples RSS,
+    threads and open files. Bounded by `minutes` of wall time."""
+    import asyncio
+    import io
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import threading
+
+    from .app import KioskApp
+    from .audio import FileSource
+    from .config import Side
+    from .democlips import build
+    from .events import DeviceState, DeviceStatus, FinalTranscript, TicketIssued
+
+    from hardware.emulator import forget_emulator, get_emulator
+    from hardware.idcard.emulator import specimen_card
+    from hardware.pn532.emulator import EmulatedTag
+
+    class Looping(FileSource):
+        def __init__(self, side: Side, path: Path, until: float) -> None:
+            super().__init__(side, path, realtime=False)
+            self.until = until
+
+        async def frames(self):
+            while time.monotonic() < self.until:
+                async for f in super().frames():
+                    yield f
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        teller, customer = build(tmp, gap_s=-0.8)
+        mosquitto = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+        broker = None
+        extra = ""
+        if mosquitto:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            conf = tmp / "m.conf"
+            conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+            start_broker = lambda: subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL,  # noqa: E731
+                                                    stderr=subprocess.DEVNULL)
+            broker = start_broker()
+            extra = f'[staff]\nmqtt_host = "127.0.0.1"\nmqtt_port = {port}\nheartbeat_s = 5\n'
+        loaded = _demo_config(tmp, teller, customer, extra)
+        cfg = loaded.config
+        until = time.monotonic() + minutes * 60
+        card, tag = get_emulator("idcardsim", "demo"), get_emulator("pn532sim", "demo")
+        kiosk = KioskApp(cfg, out=io.StringIO(), loaded=loaded)
+        samples: list[dict[str, float]] = []
+        faults: list[str] = []
+        stop = threading.Event()
+
+        def chaos() -> None:
+            nonlocal broker
+            n = 0
+            while not stop.wait(1.0):
+                n += 1
+                if n % 7 == 0:
+                    card.place(specimen_card())
+                elif n % 7 == 2:
+                    card.remove()
+                elif n % 7 == 3:
+                    tag.present(EmulatedTag(os.urandom(7), sel_res=0x20, ats=bytes.fromhex("0578807002")))
+                elif n % 7 == 4:
+                    tag.take_away()
+                if n % 29 == 0:
+                    faults.append("idcard unplug")
+                    card.unplug()
+                    stop.wait(2)
+                    card.replug()
+                if broker is not None and n % 43 == 0:
+                    faults.append("broker restart")
+                    broker.kill()
+                    broker.wait()
+                    stop.wait(3)
+                    broker = start_broker()
+                if n % int(out_every_s) == 0:
+                    samples.append({"t": time.monotonic(), "rss_mb": _current_rss_mb(),
+                                    "threads": threading.active_count(), "fds": len(os.listdir("/proc/self/fd"))})
+                if time.monotonic() >= until:
+                    kiosk.request_stop()
+                    return
+
+        def sources(side: Side, _cfg, speed: float = 1.0):
+            return Looping(side, teller if side is Side.TELLER else customer, until)
+
+        from . import audio as audio_module
+
+        saved = audio_module.open_source
+        audio_module.open_source = sources
+        try:
+            threading.Thread(target=chaos, daemon=True).start()
+            asyncio.run(kiosk.run())
+        finally:
+            audio_module.open_source = saved
+            stop.set()
+            if broker is not None:
+                broker.kill()
+                broker.wait()
+            for kind in ("idcardsim", "pn532sim", "escpossim"):
+                forget_emulator(kind, "demo")
+        import sqlite3
+
+        stored = sqlite3.connect(tmp / "queue.sqlite3").execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
+    issued = sum(isinstance(e, TicketIssued) for e in kiosk.events)
+    downs = sum(isinstance(e, DeviceState) and e.status is DeviceStatus.DISCONNECTED for e in kiosk.events)
+    ups = sum(isinstance(e, DeviceState) and e.status is DeviceStatus.OK for e in kiosk.events)
+    half = samples[len(samples) // 2 :]
+    slope = 0.0
+    if len(half) >= 2:
+        xs = np.array([s["t"] for s in half]) - half[0]["t"]
+        slope = float(np.polyfit(xs, [s["rss_mb"] for s in half], 1)[0] * 3600)
+    return {"machine": machine(), "minutes": minutes, "utterances": sum(isinstance(e, FinalTranscript) for e in kiosk.events),
+            "tickets_issued": issued, "tickets_stored": stored, "faults": faults, "disconnects_seen": downs,
+            "recoveries_seen": ups, "rss_slope_mb_per_hour_second_half": slope, "samples": samples}
+
+
+def _current_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return rss_mb()
+

@@ -330,6 +330,29 @@ def diagnose(
     raise typer.Exit(dg.EXIT_CODE[rep["status"]])
 
 
+@app.command("soak")
+def soak_cmd(
+    minutes: Annotated[float, typer.Option(min=0.2, help="wall-clock bound")] = 10.0,
+    out: Annotated[Path, typer.Option(help="JSON output")] = Path("out/soak.json"),
+) -> None:
+    """Accelerated soak: replayed speech, card reads, taps, unplug/replug, broker restarts; RSS, threads, files."""
+    from . import bench
+    from .display import ensure_video_driver
+
+    ensure_video_driver()
+    res = bench.soak(minutes)
+    bench.write(res, out)
+    s = res["samples"]
+    console.print(f"{res['utterances']} utterances, tickets issued {res['tickets_issued']} / stored "
+                  f"{res['tickets_stored']}, faults {len(res['faults'])}, disconnects {res['disconnects_seen']}, "
+                  f"recoveries {res['recoveries_seen']}")
+    if s:
+        console.print(f"RSS {s[0]['rss_mb']:.0f} → {s[-1]['rss_mb']:.0f} MB (slope {res['rss_slope_mb_per_hour_second_half']:+.1f} MB/h), "
+                      f"threads {s[0]['threads']} → {s[-1]['threads']}, fds {s[0]['fds']} → {s[-1]['fds']} → {out}")
+    ok = res["tickets_issued"] == res["tickets_stored"]
+    raise typer.Exit(0 if ok else 1)
+
+
 @app.command("doctor")
 def doctor(config: ConfigOpt = None) -> None:
     """Pre-flight before start (systemd ExecStartPre): config valid, models present, fonts found, ports present.
@@ -395,8 +418,40 @@ def nfc_hash(uid: Annotated[str, typer.Argument(help="tag UID in hex, e.g. 04A1B
         raise typer.Exit(2) from None
 
 
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: JSON + table (speed is measured here, not in tests).")
+bench_app = typer.Typer(help="Benchmarks: JSON + table (speed is measured here, not in tests).")
 app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback(invoke_without_command=True)
+def bench_pipeline_cmd(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="JSON output")] = Path("out/bench.json"),
+) -> None:
+    """Without a subcommand: the whole kiosk on the demo conversation (overlapping turns, emulated devices)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from . import bench
+    from .display import ensure_video_driver
+
+    ensure_video_driver()
+    res = bench.bench_pipeline()
+    bench.write(res, out)
+    table = Table("measure", "value")
+    rows = [
+        ("end of speech → translated caption p50 / p95", f"{res['eos_to_caption_p50_s']:.2f} / {res['eos_to_caption_p95_s']:.2f} s"),
+        ("  + end-of-speech silence wait (teller / customer)", f"{res['end_of_speech_wait_s']['teller']} / {res['end_of_speech_wait_s']['customer']} s"),
+        ("first partial after speech start p50", f"{res['first_partial_p50_s']:.2f} s"),
+        ("ASR real-time factor", f"{res['asr_rtf']:.3f}"),
+        ("MT latency p50 / p95", f"{res['mt_p50_ms']:.1f} / {res['mt_p95_ms']:.1f} ms"),
+        ("render fps / p99 frame time", f"{res['render_fps']:.1f} / {res['frame_p99_ms']:.1f} ms"),
+        ("RSS", f"{res['rss_mb']:.0f} MB"), ("GPU memory", res["gpu_memory"] or "no GPU"),
+        ("cold start → attract screen", f"{res['cold_start_to_attract_s']:.2f} s"),
+        ("ID card placed → ticket on screen", f"{res['card_to_ticket_s']:.2f} s" if res["card_to_ticket_s"] else "—"),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+    console.print(f"{res['utterances']} utterances on {res['machine'].get('cpu')} ({res['machine'].get('cores')} cores) → {out}")
 
 
 @bench_app.command("mt")

@@ -43,11 +43,8 @@ def espeak(text: str, voice: str = "en-us", rate: int = 150) -> np.ndarray:
         return read_audio_file(wav)
 
 
-def build(out_dir: Path) -> tuple[Path, Path]:
-    tracks: dict[str, list[np.ndarray]] = {"teller": [], "customer": []}
-    lead = np.zeros(int(1.0 * SAMPLE_RATE), np.float32)
-    for side in tracks:
-        tracks[side].append(lead)
+def turns() -> list[tuple[str, np.ndarray]]:
+    out = []
     for side, src in SCRIPT:
         if src.endswith(".flac"):
             audio = read_audio_file(ASSETS / src)
@@ -55,16 +52,28 @@ def build(out_dir: Path) -> tuple[Path, Path]:
             audio = espeak(src[3:], voice="en-gb", rate=140)
         else:
             audio = espeak(src)
-        audio = (0.8 * audio / max(1e-6, float(np.abs(audio).max()))).astype(np.float32)
-        gap = np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)
-        for s in tracks:
-            tracks[s].append(audio if s == side else np.zeros_like(audio))
-            tracks[s].append(gap)
+        out.append((side, (0.8 * audio / max(1e-6, float(np.abs(audio).max()))).astype(np.float32)))
+    return out
+
+
+def build(out_dir: Path, *, gap_s: float = GAP_S, prefix: str = "") -> tuple[Path, Path]:
+    """Two time-aligned tracks. A negative `gap_s` makes each turn start before the previous one ends
+    (overlapping speech, as at a real counter)."""
+    rate = SAMPLE_RATE
+    t = int(1.0 * rate)
+    placed = []
+    for side, audio in turns():
+        placed.append((side, t, audio))
+        t = max(0, t + len(audio) + int(gap_s * rate))
+    length = max(start + len(a) for _, start, a in placed) + int(2.5 * rate)
+    tracks = {"teller": np.zeros(length, np.float32), "customer": np.zeros(length, np.float32)}
+    for side, start, audio in placed:
+        tracks[side][start : start + len(audio)] += audio
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for side, parts in tracks.items():
-        p = out_dir / f"{side}.wav"
-        sf.write(str(p), np.concatenate(parts), SAMPLE_RATE, subtype="PCM_16")
+    for side, track in tracks.items():
+        p = out_dir / f"{prefix}{side}.wav"
+        sf.write(str(p), track, rate, subtype="PCM_16")
         paths.append(p)
     return paths[0], paths[1]
 
