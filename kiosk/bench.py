@@ -445,7 +445,7 @@ def _gpu_memory() -> str | None:
         return None
 
 
-def soak(minutes: float, out_every_s: float = 10.0) -> dict[str, Any]:
+def soak(minutes: float, out_every_s: float = 10.0, speed: float = 2.0) -> dict[str, Any]:
     """Accelerated soak: the demo conversation replayed as fast as the machine allows, over and over, with card
     reads, taps, unplug/replug of the readers and (when mosquitto is installed) broker restarts; samples RSS,
     threads and open files. Bounded by `minutes` of wall time."""
@@ -468,8 +468,11 @@ def soak(minutes: float, out_every_s: float = 10.0) -> dict[str, Any]:
     from hardware.pn532.emulator import EmulatedTag
 
     class Looping(FileSource):
+        """Replays the conversation at `speed`× speaking pace: as compressed as recognition keeps up with (faster
+        would only measure a growing backlog of unrecognised utterances)."""
+
         def __init__(self, side: Side, path: Path, until: float) -> None:
-            super().__init__(side, path, realtime=False)
+            super().__init__(side, path, realtime=True, speed=speed)
             self.until = until
 
         async def frames(self):
@@ -562,7 +565,7 @@ def soak(minutes: float, out_every_s: float = 10.0) -> dict[str, Any]:
     if len(half) >= 2:
         xs = np.array([s["t"] for s in half]) - half[0]["t"]
         slope = float(np.polyfit(xs, [s["rss_mb"] for s in half], 1)[0] * 3600)
-    return {"machine": machine(), "minutes": minutes, "utterances": sum(isinstance(e, FinalTranscript) for e in kiosk.events),
+    return {"machine": machine(), "minutes": minutes, "speed": speed, "utterances": sum(isinstance(e, FinalTranscript) for e in kiosk.events),
             "tickets_issued": issued, "tickets_stored": stored, "faults": faults, "disconnects_seen": downs,
             "recoveries_seen": ups, "rss_slope_mb_per_hour_second_half": slope, "samples": samples}
 

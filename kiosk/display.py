@@ -92,7 +92,7 @@ def ensure_video_driver() -> str:
 class FontBook:
     """Noto faces per script (and CJK region per language), cached per size; renders shaped, haloed lines."""
 
-    def __init__(self, fonts: dict[str, Path], cache_size: int = 512) -> None:
+    def __init__(self, fonts: dict[str, Path], cache_mb: int = 48) -> None:
         import pygame.freetype
 
         pygame.freetype.init()
@@ -101,7 +101,8 @@ class FontBook:
         self._fonts: dict[tuple[str, str, int], object] = {}
         self._cjk_index: dict[str, int] = {}
         self._cache: OrderedDict[tuple, object] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache_bytes = 0
+        self._cache_budget = cache_mb << 20  # big caption surfaces are ~1 MB each: bound the bytes, not the count
         self._widths: dict[tuple[str, int, str], float] = {}
 
     def _cjk_face(self, lang: str) -> int:
@@ -197,8 +198,10 @@ class FontBook:
         else:
             surf = core
         self._cache[key] = surf
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache_bytes += surf.get_width() * surf.get_height() * 4
+        while self._cache_bytes > self._cache_budget and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._cache_bytes -= old.get_width() * old.get_height() * 4
         return surf
 
 
