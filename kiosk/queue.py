@@ -11,7 +11,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -84,33 +85,39 @@ class TicketStore:
         b = self.businesses[business]
         now = self.clock()
         day = self._day(now)
+        with self._transaction() as cur:
+            repeat = id_hash is not None and cur.execute(
+                "SELECT 1 FROM tickets WHERE day = ? AND id_hash = ? LIMIT 1", (day, id_hash)).fetchone() is not None
+            cur.execute("INSERT INTO counters (day, prefix, value) VALUES (?, ?, 1) "
+                        "ON CONFLICT (day, prefix) DO UPDATE SET value = value + 1", (day, b.prefix))
+            value = cur.execute("SELECT value FROM counters WHERE day = ? AND prefix = ?", (day, b.prefix)).fetchone()[0]
+            number = f"{b.prefix}{value:03d}"
+            ahead = cur.execute("SELECT COUNT(*) FROM tickets WHERE day = ? AND business = ? AND status = 'waiting'",
+                                (day, business)).fetchone()[0]
+            cur.execute("INSERT INTO tickets (day, number, business, issued_at, source, id_hash, masked_name, "
+                        "language, elderly) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (day, number, business, now, source, id_hash, masked_name, language, int(elderly)))
+            ticket = Ticket(number, business, language, elderly, masked_name, now, ahead,
+                            self._estimate(cur, business, ahead), repeat)
+            self._enqueue(cur, "ticket", ticket.staff_payload(), now)
+            if elderly or repeat:
+                self._enqueue(cur, "help", {"ticket": number, "reason": "elderly" if elderly else "repeat-visit",
+                                            "language": language}, now)
+        return ticket
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One immediate (write-locked) transaction: committed whole, or rolled back whole."""
         with self._lock:
             cur = self.db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                repeat = id_hash is not None and cur.execute(
-                    "SELECT 1 FROM tickets WHERE day = ? AND id_hash = ? LIMIT 1", (day, id_hash)).fetchone() is not None
-                cur.execute("INSERT INTO counters (day, prefix, value) VALUES (?, ?, 1) "
-                            "ON CONFLICT (day, prefix) DO UPDATE SET value = value + 1", (day, b.prefix))
-                value = cur.execute("SELECT value FROM counters WHERE day = ? AND prefix = ?", (day, b.prefix)).fetchone()[0]
-                number = f"{b.prefix}{value:03d}"
-                ahead = cur.execute("SELECT COUNT(*) FROM tickets WHERE day = ? AND business = ? AND status = 'waiting'",
-                                    (day, business)).fetchone()[0]
-                cur.execute("INSERT INTO tickets (day, number, business, issued_at, source, id_hash, masked_name, "
-                            "language, elderly) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (day, number, business, now, source, id_hash, masked_name, language, int(elderly)))
-                ticket = Ticket(number, business, language, elderly, masked_name, now, ahead,
-                                self._estimate(cur, business, ahead), repeat)
-                self._enqueue(cur, "ticket", ticket.staff_payload(), now)
-                if elderly or repeat:
-                    self._enqueue(cur, "help", {"ticket": number, "reason": "elderly" if elderly else "repeat-visit",
-                                                "language": language}, now)
+                yield cur
                 cur.execute("COMMIT")
             except BaseException:
                 if self.db.in_transaction:  # SQLite may already have rolled back (e.g. SQLITE_FULL)
                     cur.execute("ROLLBACK")
                 raise
-        return ticket
 
     def _estimate(self, cur: sqlite3.Cursor, business: str, ahead: int) -> float:
         """Minutes: people ahead × the mean of the last 20 service times (or the configured typical time)."""
@@ -132,28 +139,19 @@ class TicketStore:
     def call_next(self, counter: str, business: str | None = None) -> Ticket | None:
         """The teller calls the next customer (elderly first); the ticket's language follows them to the counter."""
         now = self.clock()
-        with self._lock:
-            cur = self.db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                cur.execute("UPDATE tickets SET status = 'served', served_at = ? WHERE counter = ? AND status = 'called'",
-                            (now, counter))
-                q = "SELECT id, number, business, language, elderly, masked_name, issued_at FROM tickets " \
-                    "WHERE day = ? AND status = 'waiting'" + (" AND business = ?" if business else "") + \
-                    " ORDER BY elderly DESC, issued_at, id LIMIT 1"
-                row = cur.execute(q, (self._day(now), business) if business else (self._day(now),)).fetchone()
-                if row is None:
-                    cur.execute("COMMIT")
-                    return None
-                cur.execute("UPDATE tickets SET status = 'called', called_at = ?, counter = ? WHERE id = ?",
-                            (now, counter, row[0]))
-                ticket = Ticket(row[1], row[2], row[3], bool(row[4]), row[5], row[6], 0, 0.0)
-                self._enqueue(cur, "called", {**ticket.staff_payload(), "counter": counter}, now)
-                cur.execute("COMMIT")
-            except BaseException:
-                if self.db.in_transaction:  # SQLite may already have rolled back (e.g. SQLITE_FULL)
-                    cur.execute("ROLLBACK")
-                raise
+        with self._transaction() as cur:
+            cur.execute("UPDATE tickets SET status = 'served', served_at = ? WHERE counter = ? AND status = 'called'",
+                        (now, counter))
+            q = "SELECT id, number, business, language, elderly, masked_name, issued_at FROM tickets " \
+                "WHERE day = ? AND status = 'waiting'" + (" AND business = ?" if business else "") + \
+                " ORDER BY elderly DESC, issued_at, id LIMIT 1"
+            row = cur.execute(q, (self._day(now), business) if business else (self._day(now),)).fetchone()
+            if row is None:
+                return None
+            cur.execute("UPDATE tickets SET status = 'called', called_at = ?, counter = ? WHERE id = ?",
+                        (now, counter, row[0]))
+            ticket = Ticket(row[1], row[2], row[3], bool(row[4]), row[5], row[6], 0, 0.0)
+            self._enqueue(cur, "called", {**ticket.staff_payload(), "counter": counter}, now)
         return ticket
 
     # ---- outbox -------------------------------------------------------------------------------------------

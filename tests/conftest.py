@@ -69,3 +69,15 @@ def renderer():
 
     cfg = load_config().config
     return Renderer(cfg.display.model_copy(update={"width": 1280, "height": 720}), cfg.privacy)
+
+
+def corrupt_whisper_cache(tmp_path: Path, model_store) -> Path:
+    """A whisper-base cache whose model.bin has the right size but the wrong content (a sparse file)."""
+    cache = tmp_path / "cache" / "whisper-base"
+    cache.mkdir(parents=True)
+    real = model_store.path("whisper-base")
+    for f in ("config.json", "tokenizer.json", "vocabulary.json"):
+        shutil.copy(real / f, cache / f)
+    with (cache / "model.bin").open("wb") as fh:
+        fh.truncate((real / "model.bin").stat().st_size)
+    return cache.parent

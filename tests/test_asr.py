@@ -8,15 +8,10 @@ from .conftest import ENGLISH_SENTENCE
 
 
 def wer(ref: str, hyp: str) -> float:
-    norm = lambda s: "".join(c.lower() if c.isalnum() or c == " " else " " for c in s).split()
-    r, h = norm(ref), norm(hyp)
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(h)] / max(1, len(r))
+    from kiosk.bench import _normalise_words, edit_distance
+
+    r, h = _normalise_words(ref.replace("-", " ")), _normalise_words(hyp.replace("-", " "))
+    return edit_distance(r, h) / max(1, len(r))
 
 
 def test_wer_helper():

@@ -3,7 +3,6 @@ report (stable schema, no personal data), the support bundle and the CLI's exit 
 
 import json
 import os
-import shutil
 import tarfile
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from kiosk.cli import app
 from kiosk.config import load_config
 from kiosk.unlock import Unlocker, pin_hash
 
-from .conftest import espeak_wav
+from .conftest import corrupt_whisper_cache, espeak_wav
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "diagnose_schema.json"
 
@@ -63,14 +62,7 @@ def test_missing_model_and_wrong_hash(tmp_path, monkeypatch, model_store):
     r = by_name(dg.check_models(ctx_for(tmp_path)), "files whisper-base")
     assert r.status == "fail" and "kiosk models install whisper-base" in r.hint
     # a model.bin of the right size but the wrong content (sparse file): caught by the hash
-    cache = tmp_path / "cache" / "whisper-base"
-    cache.mkdir(parents=True)
-    real = model_store.path("whisper-base")
-    for f in ("config.json", "tokenizer.json", "vocabulary.json"):
-        shutil.copy(real / f, cache / f)
-    with (cache / "model.bin").open("wb") as fh:
-        fh.truncate((real / "model.bin").stat().st_size)
-    monkeypatch.setenv("KIOSK_MODEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KIOSK_MODEL_CACHE", str(corrupt_whisper_cache(tmp_path, model_store)))
     r = by_name(dg.check_models(ctx_for(tmp_path)), "files whisper-base")
     assert r.status == "fail" and "corrupt" in r.hint and "install --force" in r.hint
 

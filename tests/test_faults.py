@@ -14,7 +14,7 @@ from kiosk.config import ConfigError, Side, load_config
 from kiosk.errors import ErrorCode, KioskError
 from kiosk.events import ErrorEvent, FinalTranscript, SpeechEnded
 
-from .conftest import espeak_wav
+from .conftest import corrupt_whisper_cache, espeak_wav
 from .test_asr import wer
 
 
@@ -169,18 +169,9 @@ def test_pathological_audio_is_survived_without_invented_captions(tmp_path, whis
 
 
 def test_corrupt_model_shows_a_notice_and_the_kiosk_keeps_running(tmp_path, monkeypatch, model_store):
-    import shutil
-
     from kiosk.app import KioskApp
 
-    cache = tmp_path / "cache" / "whisper-base"
-    cache.mkdir(parents=True)
-    real = model_store.path("whisper-base")
-    for f in ("config.json", "tokenizer.json", "vocabulary.json"):
-        shutil.copy(real / f, cache / f)
-    with (cache / "model.bin").open("wb") as fh:
-        fh.truncate((real / "model.bin").stat().st_size)
-    monkeypatch.setenv("KIOSK_MODEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KIOSK_MODEL_CACHE", str(corrupt_whisper_cache(tmp_path, model_store)))
     site = tmp_path / "site.toml"
     site.write_text(f'[audio.teller]\nsource = "none"\n[audio.customer]\nsource = "none"\n'
                     f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n[display]\nwidth = 640\nheight = 360\n')
