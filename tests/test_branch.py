@@ -130,7 +130,11 @@ class Broker:
                 socket.create_connection(("127.0.0.1", self.port), 0.2).close()
                 return self
             except OSError:
-                time.sleep(0.05)
+                try:  # not listening yet: wait a little on the process itself (and notice if it died)
+                    code = self.proc.wait(timeout=0.05)
+                    raise RuntimeError(f"mosquitto exited with {code}")
+                except subprocess.TimeoutExpired:
+                    pass
         raise RuntimeError("mosquitto did not start")
 
     def stop(self) -> None:
