@@ -124,6 +124,22 @@ def judge_level(stats: dict[str, float]) -> tuple[str, str]:
     return "pass", ""
 
 
+def speak_now(audio: np.ndarray, ctx: "Context") -> dict[str, Any]:
+    """The loopback test: share of speech frames per Silero, and what Whisper heard (text is shown to the
+    technician on screen/console but, like every transcript, masked; it is not kept in the JSON report)."""
+    from .vad import FRAME, SileroScorer
+
+    scorer = SileroScorer()
+    frames = [audio[i : i + FRAME] for i in range(0, len(audio) - FRAME + 1, FRAME)]
+    ratio = float(np.mean([scorer(f) >= ctx.cfg.vad.threshold for f in frames])) if frames else 0.0
+    out: dict[str, Any] = {"speech_ratio": round(ratio, 2)}
+    if ctx.engine is not None and ratio > 0.2:
+        r = ctx.engine.transcribe(audio, ctx.cfg.languages.for_side(Side.CUSTOMER))
+        out["heard_words"] = len(r.text.split()) or len(r.text)
+        out["heard_language"] = r.language
+    return out
+
+
 def check_audio(ctx: "Context") -> list[CheckResult]:
     from .audio import read_audio_file
 
@@ -148,10 +164,10 @@ def check_audio(ctx: "Context") -> list[CheckResult]:
                 dev = int(src.device) if src.device.isdigit() else (src.device or None)
                 info = sd.query_devices(dev, kind="input")
                 stats = {}
-                if ctx.listen_s > 0:  # a live level reading ("speak now")
+                if ctx.listen_s > 0:  # "speak now": a live level reading, then through VAD (+ ASR when loaded)
                     rec = sd.rec(int(ctx.listen_s * 16000), samplerate=16000, channels=1, device=dev, dtype="float32")
                     sd.wait()
-                    stats = level_stats(rec[:, 0])
+                    stats = {**level_stats(rec[:, 0]), **speak_now(rec[:, 0], ctx)}
                 status, hint = judge_level(stats) if stats else ("pass", "")
                 out.append(CheckResult("audio", name, status, hint, {"device": info["name"], **stats}))
             except Exception as e:  # no PortAudio, no such device
@@ -189,7 +205,7 @@ def check_models(ctx: "Context") -> list[CheckResult]:
         from .pipeline import decode_prompts
 
         t0 = time.perf_counter()
-        engine = WhisperEngine(model_dir, plan_for(cfg.asr.device, cfg.asr.compute_type, cfg.asr.threads))
+        engine = ctx.engine = WhisperEngine(model_dir, plan_for(cfg.asr.device, cfg.asr.compute_type, cfg.asr.threads))
         load_s = time.perf_counter() - t0
         clip, lang, expected = SELF_TEST
         audio = read_audio_file(Path(__file__).resolve().parent.parent / "assets" / "demo" / clip)
@@ -361,7 +377,7 @@ def check_config(ctx: "Context") -> list[CheckResult]:
 
 
 CHECKS: dict[str, Callable[["Context"], list[CheckResult]]] = {
-    "display": check_display, "audio": check_audio, "models": check_models, "compute": check_compute,
+    "display": check_display, "models": check_models, "audio": check_audio, "compute": check_compute,
     "serial": check_serial, "queue": check_queue, "config": check_config,
 }
 
@@ -372,6 +388,7 @@ class Context:
     full: bool = False  # re-hash model files
     asr_self_test: bool = True
     listen_s: float = 0.0  # seconds of live microphone level reading
+    engine: Any = None  # a loaded Transcriber, for the speak-now test
     _nmt: Any = None
 
     @property

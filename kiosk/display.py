@@ -250,6 +250,10 @@ class Renderer:
     # ---- drawing -----------------------------------------------------------------------------------------
     def render(self, state: SceneState, now: float = 0.0):
         pg = self.pg
+        if state.pattern is not None and state.diagnostics is not None:  # diagnostics: a full-panel test pattern
+            from .diagnostics import test_pattern
+
+            return test_pattern(state.pattern, self.size, step=int(now * 120))
         scene = state.scene(now)
         panel = pg.Surface(self.size)
         panel.fill(BLACK)
@@ -556,7 +560,7 @@ def _keys() -> dict[int, UiAction]:
 
     return {pygame.K_c: UiAction.CLEAR, pygame.K_r: UiAction.REPEAT, pygame.K_l: UiAction.LANGUAGE,
             pygame.K_e: UiAction.ELDERLY, pygame.K_w: UiAction.TICKET, pygame.K_n: UiAction.CALL_NEXT,
-            pygame.K_d: UiAction.DIAGNOSTICS}
+            pygame.K_d: UiAction.DIAGNOSTICS, pygame.K_p: UiAction.PATTERN}
 
 
 KEYS = _keys()

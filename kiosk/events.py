@@ -185,6 +185,7 @@ class UiAction(StrEnum):
     TICKET = "ticket"  # the "no card" button: a walk-in ticket (value = business id, "" = default)
     CALL_NEXT = "call-next"  # the teller calls the next customer (value = counter)
     PIN = "pin"  # diagnostics PIN entry: a digit, "enter", "back" or "cancel"
+    PATTERN = "pattern"  # diagnostics: next full-panel test pattern (then back to the check list)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -75,6 +75,7 @@ class SceneState:
     overlay: Overlay | None = None
     diagnostics: list[DiagnosticRow] | None = None  # not None: the diagnostics scene is up
     pin_entry: str | None = None  # not None: the teller keyboard is typing the diagnostics PIN
+    pattern: str | None = None  # a full-panel test pattern shown in diagnostics mode
     version: int = 0  # bumped on every change, so the renderer knows when to redraw
 
     def language_of(self, side: Side) -> str:

@@ -41,6 +41,8 @@ class ServiceMode:
                 self.scene.version += 1
         elif ev.action is UiAction.PIN and self.scene.pin_entry is not None:
             self._pin(ev.value)
+        elif ev.action is UiAction.PATTERN and self.unlocker.unlocked:
+            self.next_pattern()
 
     def _pin(self, key: str) -> None:
         s = self.scene
@@ -75,8 +77,18 @@ class ServiceMode:
             self.scene.version += 1
         log.info("diagnostics: checks run, overall %s", dg.worst(results))
 
+    def next_pattern(self) -> None:
+        """Black (clear glass) → grey ramp → colour bars → burn-in grid → dead-pixel sweep → the check list."""
+        from .diagnostics import PATTERNS
+
+        current = self.scene.pattern
+        i = PATTERNS.index(current) + 1 if current in PATTERNS else 0
+        self.scene.pattern = PATTERNS[i] if i < len(PATTERNS) else None
+        self.scene.version += 1
+
     def leave(self) -> None:
         self.unlocker.lock()
+        self.scene.pattern = None
         self.scene.diagnostics = None
         self.scene.version += 1
 

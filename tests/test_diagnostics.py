@@ -279,7 +279,36 @@ def test_on_screen_unlock_runs_the_checks_and_times_out(tmp_path):
         press(UiAction.DIAGNOSTICS, "badge")  # a technician badge opens it directly
         assert scene.diagnostics is not None
         await mode.task
+        from kiosk.diagnostics import PATTERNS
+        from kiosk.display import Renderer
+
+        renderer = Renderer(loaded.config.display.model_copy(update={"width": 320, "height": 180}), loaded.config.privacy)
+        seen = []
+        for _ in PATTERNS:  # P walks through the full-panel test patterns, then back to the check list
+            press(UiAction.PATTERN)
+            seen.append(scene.pattern)
+            assert renderer.render(scene, 0.5).get_size() == (320, 180)
+        press(UiAction.PATTERN)
+        assert seen == list(PATTERNS) and scene.pattern is None
+        import pygame
+
+        scene.pattern = "black"
+        assert not pygame.surfarray.array3d(renderer.render(scene, 0)).any()  # black = clear glass
+        scene.pattern = None
         press(UiAction.DIAGNOSTICS)  # D again closes it
         assert scene.diagnostics is None
 
     asyncio.run(main())
+
+
+@pytest.mark.slow
+def test_speak_now_loopback_through_vad_and_asr(tmp_path, speech_dir, whisper):
+    from kiosk.audio import read_audio_file
+
+    ctx = ctx_for(tmp_path)
+    ctx.engine = whisper
+    speech = read_audio_file(espeak_wav(speech_dir / "speaknow.wav", "Testing the customer microphone, one two three."))
+    heard = dg.speak_now(speech, ctx)
+    assert heard["speech_ratio"] > 0.5 and heard["heard_words"] >= 5 and heard["heard_language"] == "en"
+    silent = dg.speak_now(np.zeros(32000, np.float32), ctx)
+    assert silent["speech_ratio"] == 0.0 and "heard_words" not in silent
