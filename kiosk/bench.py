@@ -141,9 +141,6 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
 
 def bench_display(cfg, seconds: float = 10.0, captions_per_s: float = 4.0, with_asr: bool = False) -> dict[str, Any]:
     """Run the real render loop (paced at display.fps) headless while captions arrive faster than any counter

@@ -45,12 +45,6 @@ NORMAL = Palette()
 # elderly / accessibility: everything bright (opaque) and high contrast, no dim grey text
 HIGH_CONTRAST = Palette(text=(255, 255, 255), original=(255, 240, 150), own=(225, 225, 225), partial=(200, 200, 200),
                         notice=(255, 190, 80), badge=(160, 255, 180), accent=(160, 220, 255))
-WHITE = NORMAL.text
-ORIGINAL = NORMAL.original
-OWN = NORMAL.own
-PARTIAL = NORMAL.partial
-NOTICE = NORMAL.notice
-BADGE = NORMAL.badge
 
 PATH_MARK = {
     TranslationPath.NMT: "MT",

@@ -123,7 +123,7 @@ class NmtModel:
         for f in ("model.bin", "config.json", self.info.source_tokenizer, self.info.target_tokenizer):
             if not (self.dir / f).is_file():
                 raise KioskError(ErrorCode.MODEL_MISSING, f"NMT model {self.info.name!r}: {f} is missing in {self.dir}",
-                                 hint=f"provision it again with `kiosk models add DIR`")
+                                 hint="provision it again with `kiosk models add DIR`")
         try:
             self.sp_source = spm.SentencePieceProcessor(model_file=str(self.dir / self.info.source_tokenizer))
             self.sp_target = spm.SentencePieceProcessor(model_file=str(self.dir / self.info.target_tokenizer))

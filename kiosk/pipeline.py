@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .agreement import LocalAgreement, join_tokens
-from .asr import AsrResult, DecodeOptions, Transcriber
+from .asr import DecodeOptions, Transcriber
 from .audio import Source
 from .bus import EventBus
 from .config import KioskConfig, Side
@@ -56,11 +56,6 @@ def segmenter_params(cfg: KioskConfig, side: Side, elderly: bool = False) -> Seg
         threshold=v.threshold, min_speech_s=v.min_speech_ms / 1000, end_silence_s=end / 1000,
         max_utterance_s=v.max_utterance_s, pad_s=v.pad_ms / 1000, split_pause_s=v.split_pause_ms / 1000,
     )
-
-
-def is_hallucination(r: AsrResult, speech_ratio: float = 1.0) -> bool:
-    return hallucination(r.text, r.language, no_speech_prob=r.no_speech_prob, avg_logprob=r.avg_logprob,
-                         speech_ratio=speech_ratio) is not None
 
 
 def bleed_verdict(own_rms: float, other_rms: float, margin_db: float) -> bool:
@@ -121,7 +116,6 @@ class _Live:
     agreement: LocalAgreement = field(default_factory=LocalAgreement)
     next_partial_s: float = 0.0
     decoding: bool = False
-    first_partial: bool = True
     language: str | None = None
     translated_tokens: int = 0
     next_translation: float = 0.0

@@ -184,10 +184,6 @@ class TicketStore:
         with self._lock:
             return list(self.db.execute("SELECT number, business, status FROM tickets WHERE day = ? ORDER BY id", (day,)))
 
-    def integrity_ok(self) -> bool:
-        with self._lock:
-            return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-
 
 def businesses_from_config(cfg) -> list[Business]:
     return [Business(b.id, b.prefix, b.minutes) for b in cfg.queue.businesses]

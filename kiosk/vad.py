@@ -75,10 +75,6 @@ class Segmenter:
     def position_s(self) -> float:
         return self._pos / self.sr
 
-    @property
-    def speech_start_s(self) -> float:
-        return self._start / self.sr
-
     def current_audio(self) -> np.ndarray:
         """The utterance so far (pre-roll included), for live partial decodes."""
         return np.concatenate(self._buf) if self.state is _State.SPEECH and self._buf else np.zeros(0, np.float32)

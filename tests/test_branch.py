@@ -264,7 +264,7 @@ def test_card_placed_to_ticket_on_glass_wristband_and_paper(tmp_path, broker):
     from kiosk.app import KioskApp
     from kiosk.events import CardRead, TicketIssued
 
-    from .test_display import arr, find_line, line_image
+    from .test_display import arr
 
     site = tmp_path / "site.toml"
     site.write_text(f"""

@@ -125,8 +125,9 @@ async def _run_source(bus, pipeline, source):
 @pytest.mark.slow
 def test_audio_device_vanishing_mid_utterance(whisper, speech_dir):
     line = "I would like to open a savings account and transfer some money."
-    audio = read = __import__("kiosk.audio", fromlist=["read_audio_file"]).read_audio_file(
-        espeak_wav(speech_dir / "vanish.wav", line))
+    from kiosk.audio import read_audio_file
+
+    audio = read_audio_file(espeak_wav(speech_dir / "vanish.wav", line))
     audio = np.concatenate([np.zeros(8000, np.float32), audio])
     cfg = load_config().config.model_copy(update={"asr": load_config().config.asr.model_copy(update={"partials": False})})
     bus, events, pipeline = _pipeline(cfg, whisper)

@@ -2,7 +2,6 @@
 
 import hashlib
 import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

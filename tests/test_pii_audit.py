@@ -6,7 +6,6 @@ import io
 import json
 import logging
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from kiosk.config import Side, load_config
 from kiosk.devices import is_elderly
 from kiosk.display import Display, Renderer
-from kiosk.events import FinalTranscript, TicketIssued, Translation, TranslationPath, UiAction, UiCommand
+from kiosk.events import FinalTranscript, Translation, TranslationPath, UiAction, UiCommand
 from kiosk.samples import SCENES, sample_scene
 from kiosk.scene import SceneState
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import urllib.parse
 
-import serial
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException, Timeout
 
 
