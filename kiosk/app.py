@@ -103,21 +103,14 @@ class KioskApp:
     def _load_transcriber(self):
         if self._transcriber_factory is not None:
             return self._transcriber_factory()
-        from .asr import WhisperEngine
-        from .compute import plan_for
-        from .models import ModelStore
-
-        store = ModelStore(self.cfg.models.resolved_cache())
-        model_dir = store.verify(self.cfg.asr.model, full=False)
-        plan = plan_for(self.cfg.asr.device, self.cfg.asr.compute_type, self.cfg.asr.threads)
-        from .asr import FallbackTranscriber
+        from .asr import FallbackTranscriber, load_configured
         from .compute import ComputePlan
 
-        def make(p: ComputePlan):
-            return WhisperEngine(model_dir, p, beam_size=self.cfg.asr.beam_size, min_context_s=self.cfg.asr.min_context_s)
-
-        engine = FallbackTranscriber(make(plan), lambda: make(ComputePlan("cpu", "int8", plan.threads)),
-                                     on_fallback=self._gpu_fallback)
+        first = load_configured(self.cfg)
+        engine = FallbackTranscriber(
+            first, lambda: load_configured(self.cfg, model_dir=first.model_dir,
+                                           plan=ComputePlan("cpu", "int8", first.plan.threads)),
+            on_fallback=self._gpu_fallback)
         engine.warmup()
         return engine
 
@@ -128,15 +121,9 @@ class KioskApp:
 
     def _load_nmt(self):
         """The provisioned NMT models; a broken one is reported, its pairs fall back to other paths."""
-        from .compute import plan_for
-        from .models import ModelStore
-        from .nmt import NmtRegistry
+        from .nmt import load_configured
 
-        t = self.cfg.translation
-        if not t.models:
-            return NmtRegistry(), []
-        plan = plan_for(t.device, t.compute_type, t.threads)
-        return NmtRegistry.load(ModelStore(self.cfg.models.resolved_cache()), t.models, plan)
+        return load_configured(self.cfg)
 
     # ---- event handling ------------------------------------------------------------------------------------
     def _on_event(self, ev: Event) -> None:

@@ -98,6 +98,7 @@ class WhisperEngine(Transcriber):
         from faster_whisper.feature_extractor import FeatureExtractor
 
         self.plan = plan
+        self.model_dir = Path(model_dir)
         self.beam_size = beam_size
         self.min_context_s = min_context_s
         self._lock = threading.Lock()
@@ -203,6 +204,18 @@ class WhisperEngine(Transcriber):
             task=task,
             language_fallback=fallback,
         )
+
+
+def load_configured(cfg, *, model_dir: Path | None = None, plan: ComputePlan | None = None) -> WhisperEngine:
+    """The configured Whisper model (size and marker check, as at start) on the configured device, with the
+    configured beam and encoder window."""
+    from .compute import plan_for
+    from .models import ModelStore
+
+    if model_dir is None:
+        model_dir = ModelStore(cfg.models.resolved_cache()).verify(cfg.asr.model, full=False)
+    plan = plan or plan_for(cfg.asr.device, cfg.asr.compute_type, cfg.asr.threads)
+    return WhisperEngine(model_dir, plan, beam_size=cfg.asr.beam_size, min_context_s=cfg.asr.min_context_s)
 
 
 class FallbackTranscriber(Transcriber):

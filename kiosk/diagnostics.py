@@ -199,13 +199,12 @@ def check_models(ctx: "Context") -> list[CheckResult]:
         model_dir = None
     engine = None
     if model_dir is not None and ctx.asr_self_test:
-        from .asr import DecodeOptions, WhisperEngine
+        from .asr import DecodeOptions, load_configured
         from .audio import read_audio_file
-        from .compute import plan_for
         from .pipeline import decode_prompts
 
         t0 = time.perf_counter()
-        engine = ctx.engine = WhisperEngine(model_dir, plan_for(cfg.asr.device, cfg.asr.compute_type, cfg.asr.threads))
+        engine = ctx.engine = load_configured(cfg, model_dir=model_dir)
         load_s = time.perf_counter() - t0
         clip, lang, expected = SELF_TEST
         audio = read_audio_file(Path(__file__).resolve().parent.parent / "assets" / "demo" / clip)
@@ -397,13 +396,9 @@ class Context:
 
     def nmt_registry(self):
         if self._nmt is None:
-            from .compute import plan_for
-            from .models import ModelStore
-            from .nmt import NmtRegistry
+            from .nmt import load_configured
 
-            t = self.cfg.translation
-            self._nmt = NmtRegistry.load(ModelStore(self.cfg.models.resolved_cache()), t.models,
-                                         plan_for(t.device, t.compute_type, t.threads))[0] if t.models else NmtRegistry()
+            self._nmt = load_configured(self.cfg)[0]
         return self._nmt
 
 

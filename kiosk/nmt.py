@@ -186,6 +186,17 @@ class NmtModel:
         return out
 
 
+def load_configured(cfg) -> tuple["NmtRegistry", list[KioskError]]:
+    """translation.models from the model cache, verified and loaded on the configured device."""
+    t = cfg.translation
+    if not t.models:
+        return NmtRegistry(), []
+    from .compute import plan_for
+    from .models import ModelStore
+
+    return NmtRegistry.load(ModelStore(cfg.models.resolved_cache()), t.models, plan_for(t.device, t.compute_type, t.threads))
+
+
 class NmtRegistry:
     """The provisioned NMT models named in the config, loaded once and shared by both sides."""
 
