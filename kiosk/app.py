@@ -27,8 +27,6 @@ from .events import (
     SpeechEnded,
     SpeechStarted,
     Translation,
-    UiAction,
-    UiCommand,
 )
 from .privacy import mask_text
 from .scene import SceneState
@@ -86,8 +84,11 @@ class KioskApp:
         self.speed = speed
         self.out = out
         self.bus = EventBus()
+        from .conversation import Conversation
+
+        # the scene feeds the one Conversation (languages, elderly mode); pipeline and branch service read it
         self.scene = SceneState(cfg.languages.teller, cfg.languages.customer_default, history=cfg.display.history,
-                                customer_languages=cfg.languages.customer, elderly=cfg.display.elderly)
+                                conversation=Conversation.from_config(cfg))
         self.events: list[Event] = []
         self.screenshots: list[Path] = []
         self._transcriber_factory = transcriber_factory
@@ -200,7 +201,8 @@ class KioskApp:
         if self.cfg.staff.mqtt_host:
             notifier = StaffNotifier(store, self.cfg.staff.mqtt_host, self.cfg.staff.mqtt_port, topic_prefix(self.cfg),
                                      heartbeat_s=self.cfg.staff.heartbeat_s).start()
-        self.branch = BranchService(self.cfg, self.bus, store, hub=hub, notifier=notifier)
+        self.branch = BranchService(self.cfg, self.bus, store, hub=hub, notifier=notifier,
+                                    conversation=self.scene.conversation)
         from .service_mode import ServiceMode
 
         self.service_mode = ServiceMode(self.loaded, self.bus, self.scene)
@@ -213,13 +215,8 @@ class KioskApp:
         for e in nmt_errors:
             self.bus.publish(ErrorEvent(stage="mt", code=e.code, message=str(e)))
         router = build_router(self.cfg, transcriber, registry)
-        pipeline = SpeechPipeline(self.cfg, self.bus, transcriber, router, SileroScorer, conversation=None)
-
-        def follow_language(ev: Event) -> None:  # the teller's language key also steers translation
-            if isinstance(ev, UiCommand) and ev.action is UiAction.LANGUAGE:
-                pipeline.conversation.customer = self.scene.customer_language
-
-        self.bus.listen(follow_language)
+        pipeline = SpeechPipeline(self.cfg, self.bus, transcriber, router, SileroScorer,
+                                  conversation=self.scene.conversation)
         tasks: list[asyncio.Task] = []
         for side in (Side.TELLER, Side.CUSTOMER):
             try:

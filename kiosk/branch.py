@@ -12,9 +12,10 @@ from collections import deque
 
 from .bus import EventBus
 from .config import KioskConfig, Side
+from .conversation import Conversation
 from .devices import READ_FAILED
 from .errors import ErrorCode
-from .events import CardRead, ErrorEvent, Event, FinalTranscript, NfcTap, Notice, TicketIssued, UiAction, UiCommand
+from .events import CardRead, ErrorEvent, Event, NfcTap, Notice, TicketIssued, UiAction, UiCommand
 from .queue import Ticket, TicketStore
 
 log = logging.getLogger(__name__)
@@ -31,15 +32,17 @@ HELP_AFTER_FAILED_READS = 3
 
 class BranchService:
     def __init__(self, cfg: KioskConfig, bus: EventBus, store: TicketStore, *, hub=None, notifier=None,
-                 counter: str = "1") -> None:
+                 counter: str = "1", conversation: Conversation | None = None) -> None:
         self.cfg = cfg
         self.bus = bus
         self.store = store
         self.hub = hub
         self.notifier = notifier
         self.counter = counter
-        self.customer_language = cfg.languages.customer_default
-        self.elderly = cfg.display.elderly
+        if conversation is None:  # standalone: our own conversation, fed from the bus
+            conversation = Conversation.from_config(cfg)
+            bus.listen(conversation.apply)
+        self.conversation = conversation
         self.issued: list[Ticket] = []
         self._failed: deque[float] = deque(maxlen=HELP_AFTER_FAILED_READS)
         self._tasks: set[asyncio.Task] = set()
@@ -54,20 +57,17 @@ class BranchService:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    @property
+    def customer_language(self) -> str:
+        return self.conversation.customer
+
     def _on_event(self, ev: Event) -> None:
-        if isinstance(ev, FinalTranscript) and ev.side is Side.CUSTOMER and ev.language_probability >= 0.6:
-            self.customer_language = ev.language
-        elif isinstance(ev, UiCommand):
-            if ev.action is UiAction.LANGUAGE and ev.value:
-                self.customer_language = ev.value
-            elif ev.action is UiAction.ELDERLY:
-                self.elderly = {"on": True, "off": False}.get(ev.value, not self.elderly)
-            elif ev.action is UiAction.TICKET:
+        if isinstance(ev, UiCommand):
+            if ev.action is UiAction.TICKET:
                 self._spawn(self.issue(self._business(ev.value), source="walk-in"))
             elif ev.action is UiAction.CALL_NEXT:
                 self._spawn(self.call_next(ev.value or self.counter))
         elif isinstance(ev, CardRead):
-            self.elderly = self.elderly or ev.elderly
             self._spawn(self.issue(None, source="idcard", id_hash=ev.id_hash, masked_name=ev.masked_name))
         elif isinstance(ev, NfcTap):
             self._tap(ev)
@@ -101,10 +101,11 @@ class BranchService:
     async def issue(self, business: str | None, *, source: str, id_hash: str | None = None,
                     masked_name: str = "") -> Ticket | None:
         q = self.cfg.queue
-        business = business or (q.elderly_business if self.elderly else q.default_business)
+        elderly = self.conversation.elderly
+        business = business or (q.elderly_business if elderly else q.default_business)
         try:
             ticket = await asyncio.to_thread(self.store.issue, business, language=self.customer_language,
-                                             elderly=self.elderly, id_hash=id_hash, masked_name=masked_name,
+                                             elderly=elderly, id_hash=id_hash, masked_name=masked_name,
                                              source=source)
         except sqlite3.Error as e:  # disk full, read-only disk…: no number was shown, so none is lost
             why = "disk full" if "full" in str(e).lower() else type(e).__name__

@@ -26,9 +26,9 @@ from .asr import DecodeOptions, Transcriber
 from .audio import Source
 from .bus import EventBus
 from .config import KioskConfig, Side
+from .conversation import Conversation
 from .errors import ErrorCode, KioskError
 from .events import (
-    CardRead,
     ErrorEvent,
     Event,
     FinalTranscript,
@@ -37,8 +37,6 @@ from .events import (
     SpeechEnded,
     SpeechStarted,
     Translation,
-    UiAction,
-    UiCommand,
 )
 from .guards import hallucination
 from .translate import TranslationRequest, TranslationRouter
@@ -121,17 +119,6 @@ class _Live:
     next_translation: float = 0.0
 
 
-class ConversationState:
-    """Which language each side currently speaks (the customer's follows what was last recognised confidently)."""
-
-    def __init__(self, teller: str, customer_default: str) -> None:
-        self.teller = teller
-        self.customer = customer_default
-
-    def language(self, side: Side) -> str:
-        return self.teller if side is Side.TELLER else self.customer
-
-
 class SpeechPipeline:
     def __init__(
         self,
@@ -140,7 +127,7 @@ class SpeechPipeline:
         transcriber: Transcriber | None,
         router: TranslationRouter,
         scorer_factory: Callable[[], Callable[[np.ndarray], float]],
-        conversation: ConversationState | None = None,
+        conversation: Conversation | None = None,
         prompts: dict[str, str] | None = None,
     ) -> None:
         self.cfg = cfg
@@ -148,27 +135,26 @@ class SpeechPipeline:
         self.transcriber = transcriber
         self.router = router
         self.scorer_factory = scorer_factory
-        self.conversation = conversation or ConversationState(cfg.languages.teller, cfg.languages.customer_default)
+        if conversation is None:  # standalone: our own conversation, fed from the bus
+            conversation = Conversation.from_config(cfg)
+            bus.listen(conversation.apply)
+        self.conversation = conversation
         self.prompts = prompts if prompts is not None else decode_prompts(cfg)
         self._ids = itertools.count(1)
         self.queues: dict[Side, asyncio.Queue[Utterance | None]] = {}
         self.tracks: dict[Side, EnergyTrack] = {Side.TELLER: EnergyTrack(), Side.CUSTOMER: EnergyTrack()}
         self.segmenters: dict[Side, Segmenter] = {}
-        self.elderly = cfg.display.elderly
+        self._elderly_params = self.conversation.elderly  # the customer's segmenter was made for this
         self._live: dict[Side, _Live | None] = {Side.TELLER: None, Side.CUSTOMER: None}
         self._tasks: set[asyncio.Task] = set()
         self.dropped: list[tuple[Side, str]] = []  # (side, reason) of utterances not shown
         bus.listen(self._on_event)
 
     # ---- configuration that follows the conversation ----------------------------------------------------
-    def _on_event(self, ev: Event) -> None:
-        elderly = None
-        if isinstance(ev, UiCommand) and ev.action is UiAction.ELDERLY:
-            elderly = {"on": True, "off": False}.get(ev.value, not self.elderly)
-        elif isinstance(ev, CardRead) and ev.elderly:
-            elderly = True
-        if elderly is not None and elderly != self.elderly:
-            self.elderly = elderly  # elderly customers get a longer end-of-speech pause
+    def _on_event(self, _ev: Event) -> None:
+        elderly = self.conversation.elderly
+        if elderly != self._elderly_params:  # elderly customers get a longer end-of-speech pause
+            self._elderly_params = elderly
             seg = self.segmenters.get(Side.CUSTOMER)
             if seg is not None:
                 seg.p = segmenter_params(self.cfg, Side.CUSTOMER, elderly)
@@ -193,7 +179,7 @@ class SpeechPipeline:
         side = source.side
         queue = self.queues.setdefault(side, asyncio.Queue())
         scorer = self.scorer_factory()
-        seg = self.segmenters[side] = Segmenter(segmenter_params(self.cfg, side, self.elderly))
+        seg = self.segmenters[side] = Segmenter(segmenter_params(self.cfg, side, self.conversation.elderly))
         track = self.tracks[side]
         try:
             async for frame in source.frames():
@@ -330,16 +316,12 @@ class SpeechPipeline:
             self.dropped.append((side, reason))
             log.info("dropped a decode on the %s side: %s", side, reason)
             return
-        if (side is Side.CUSTOMER and not result.language_fallback
-                and result.language_probability >= self.cfg.asr.min_language_confidence):
-            self.conversation.customer = result.language
-        self.bus.publish(
-            FinalTranscript(
-                side=side, utterance_id=utt.utterance_id, text=result.text, language=result.language,
-                language_probability=result.language_probability, audio_s=result.audio_s, asr_s=result.elapsed_s,
-                no_speech_prob=result.no_speech_prob, avg_logprob=result.avg_logprob,
-            )
+        final = FinalTranscript(
+            side=side, utterance_id=utt.utterance_id, text=result.text, language=result.language,
+            language_probability=result.language_probability, audio_s=result.audio_s, asr_s=result.elapsed_s,
+            no_speech_prob=result.no_speech_prob, avg_logprob=result.avg_logprob,
         )
+        self.bus.publish(final)  # the conversation learns the customer's language from it
         target = self.conversation.language(side.other)
         req = TranslationRequest(result.text, result.language, target, utt.audio)
         try:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from .config import Side
+from .conversation import Conversation
 from .events import (
     CardRead,
     DeviceState,
@@ -60,23 +61,46 @@ class DiagnosticRow:
     hint: str = ""
 
 
-@dataclass
 class SceneState:
-    teller_language: str
-    customer_language: str
-    history: int = 4
-    customer_languages: tuple[str, ...] = ()  # what the teller's language key cycles through
-    elderly: bool = False
-    captions: "OrderedDict[str, Caption]" = field(default_factory=OrderedDict)
-    notices: "OrderedDict[str, str]" = field(default_factory=OrderedDict)  # teller side only
-    listening: dict[Side, bool] = field(default_factory=lambda: {Side.TELLER: False, Side.CUSTOMER: False})
-    ticket: TicketIssued | None = None
-    ticket_until: float = 0.0
-    overlay: Overlay | None = None
-    diagnostics: list[DiagnosticRow] | None = None  # not None: the diagnostics scene is up
-    pin_entry: str | None = None  # not None: the teller keyboard is typing the diagnostics PIN
-    pattern: str | None = None  # a full-panel test pattern shown in diagnostics mode
-    version: int = 0  # bumped on every change, so the renderer knows when to redraw
+    """The screen's state. Languages and elderly mode live in its Conversation (shared with the pipeline and the
+    branch service), which this state feeds with the events it applies."""
+
+    def __init__(self, teller_language: str, customer_language: str, history: int = 4,
+                 customer_languages: tuple[str, ...] = (), elderly: bool = False,
+                 conversation: Conversation | None = None) -> None:
+        self.conversation = conversation or Conversation(teller_language, customer_language,
+                                                         customer_languages=customer_languages, elderly=elderly)
+        self.history = history
+        self.captions: OrderedDict[str, Caption] = OrderedDict()
+        self.notices: OrderedDict[str, str] = OrderedDict()  # teller side only
+        self.listening: dict[Side, bool] = {Side.TELLER: False, Side.CUSTOMER: False}
+        self.ticket: TicketIssued | None = None
+        self.ticket_until = 0.0
+        self.overlay: Overlay | None = None
+        self.diagnostics: list[DiagnosticRow] | None = None  # not None: the diagnostics scene is up
+        self.pin_entry: str | None = None  # not None: the teller keyboard is typing the diagnostics PIN
+        self.pattern: str | None = None  # a full-panel test pattern shown in diagnostics mode
+        self.version = 0  # bumped on every change, so the renderer knows when to redraw
+
+    @property
+    def teller_language(self) -> str:
+        return self.conversation.teller
+
+    @property
+    def customer_language(self) -> str:
+        return self.conversation.customer
+
+    @customer_language.setter
+    def customer_language(self, lang: str) -> None:
+        self.conversation.customer = lang
+
+    @property
+    def customer_languages(self) -> tuple[str, ...]:
+        return self.conversation.customer_languages
+
+    @property
+    def elderly(self) -> bool:
+        return self.conversation.elderly
 
     def language_of(self, side: Side) -> str:
         return self.teller_language if side is Side.TELLER else self.customer_language
@@ -101,6 +125,13 @@ class SceneState:
 
     def apply(self, ev: Event) -> bool:
         """Update from one event; returns True when the screen changed."""
+        changed = self.conversation.apply(ev)
+        if self._apply(ev) or changed:
+            self.version += 1
+            return True
+        return False
+
+    def _apply(self, ev: Event) -> bool:
         if isinstance(ev, SpeechStarted):
             self.listening[ev.side] = True
         elif isinstance(ev, PartialTranscript):
@@ -113,8 +144,6 @@ class SceneState:
             self._put(cap)
         elif isinstance(ev, FinalTranscript):
             self.listening[ev.side] = False
-            if ev.side is Side.CUSTOMER:
-                self.customer_language = ev.language
             old = self.captions.get(ev.utterance_id)
             cap = Caption(ev.utterance_id, ev.side, ev.language, ev.text, final=True)
             if old is not None and old.translation is not None:
@@ -141,13 +170,9 @@ class SceneState:
                 self.notices[key] = f"{ev.device}: {ev.status}" + (f" — {ev.detail}" if ev.detail else "")
         elif isinstance(ev, CardRead):
             self.notices["card"] = f"ID card read: {ev.masked_name} {ev.masked_id}"
-            if ev.elderly:
-                self.elderly = True
         elif isinstance(ev, TicketIssued):
             self.ticket = ev
             self.ticket_until = ev.t + TICKET_SECONDS
-            if ev.elderly:
-                self.elderly = True
         elif isinstance(ev, ErrorEvent):
             self.notices[f"error:{ev.stage}"] = f"{ev.stage}: {ev.message}"
         elif isinstance(ev, Notice):
@@ -159,7 +184,6 @@ class SceneState:
             self._command(ev)
         else:
             return False
-        self.version += 1
         return True
 
     def _command(self, ev: UiCommand) -> None:
@@ -172,17 +196,7 @@ class SceneState:
             if last is not None:
                 self.overlay = Overlay(last.translation or "", last.target_language or self.customer_language,
                                        ev.t + REPEAT_SECONDS)
-        elif ev.action is UiAction.LANGUAGE:
-            self.customer_language = ev.value or self.next_customer_language()
-        elif ev.action is UiAction.ELDERLY:
-            self.elderly = {"on": True, "off": False}.get(ev.value, not self.elderly)
-        elif ev.action is UiAction.DIAGNOSTICS:
-            pass  # the diagnostics controller decides (PIN, badge, lock-out) and sets `diagnostics`
-
-    def next_customer_language(self) -> str:
-        langs = list(self.customer_languages) or [self.customer_language]
-        i = langs.index(self.customer_language) if self.customer_language in langs else -1
-        return langs[(i + 1) % len(langs)]
+        # LANGUAGE and ELDERLY are the conversation's; DIAGNOSTICS is the diagnostics controller's
 
     def for_reader(self, reader: Side | None = None) -> list[Caption]:
         """The most recent captions (oldest first) for one half of the glass."""
