@@ -99,39 +99,3 @@ class Emulator(ABC):
             self.changed.notify_all()
         for cb in list(self.on_replug):
             cb()
-
-
-_REGISTRY: dict[str, Emulator] = {}
-_REG_LOCK = threading.Lock()
-
-
-def get_emulator(kind: str, name: str) -> Emulator:
-    """The emulator instance behind `KIND://NAME` (created on first use), so a test can script it."""
-    key = f"{kind}://{name}"
-    with _REG_LOCK:
-        emu = _REGISTRY.get(key)
-        if emu is None:
-            emu = _factory(kind)()
-            _REGISTRY[key] = emu
-        return emu
-
-
-def forget_emulator(kind: str, name: str) -> None:
-    with _REG_LOCK:
-        _REGISTRY.pop(f"{kind}://{name}", None)
-
-
-def _factory(kind: str) -> Callable[[], Emulator]:
-    if kind == "idcardsim":
-        from .idcard.emulator import IdCardEmulator
-
-        return IdCardEmulator
-    if kind == "pn532sim":
-        from .pn532.emulator import Pn532Emulator
-
-        return Pn532Emulator
-    if kind == "escpossim":
-        from .escpos.emulator import PrinterEmulator
-
-        return PrinterEmulator
-    raise ValueError(f"unknown emulator kind {kind!r}")

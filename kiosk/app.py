@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from .bus import EventBus
-from .config import KioskConfig, Side
-from .errors import KioskError
-from .events import (
+from .core.bus import EventBus
+from .core.config import KioskConfig, Side
+from .core.errors import KioskError
+from .core.events import (
     CardRead,
     DeviceState,
     ErrorEvent,
@@ -28,8 +28,8 @@ from .events import (
     SpeechStarted,
     Translation,
 )
-from .privacy import mask_text
-from .scene import SceneState
+from .core.privacy import mask_text
+from .screen.scene import SceneState
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class KioskApp:
         self.speed = speed
         self.out = out
         self.bus = EventBus()
-        from .conversation import Conversation
+        from .core.conversation import Conversation
 
         # the scene feeds the one Conversation (languages, elderly mode); pipeline and branch service read it
         self.scene = SceneState(cfg.languages.teller, cfg.languages.customer_default, history=cfg.display.history,
@@ -95,7 +95,7 @@ class KioskApp:
         self._t0 = time.monotonic()
         self._shot_pending: str | None = None
         self.service_mode = None
-        from .config import LoadedConfig
+        from .core.config import LoadedConfig
 
         self.loaded = loaded if loaded is not None else LoadedConfig(cfg, ())
         self.script = list(script)  # (seconds after start, action): the demo's card placements
@@ -104,8 +104,8 @@ class KioskApp:
     def _load_transcriber(self):
         if self._transcriber_factory is not None:
             return self._transcriber_factory()
-        from .asr import FallbackTranscriber, load_configured
-        from .compute import ComputePlan
+        from .speech.asr import FallbackTranscriber, load_configured
+        from .core.compute import ComputePlan
 
         first = load_configured(self.cfg)
         engine = FallbackTranscriber(
@@ -116,13 +116,13 @@ class KioskApp:
         return engine
 
     def _gpu_fallback(self, why: str) -> None:  # called from a worker thread
-        from .errors import ErrorCode
+        from .core.errors import ErrorCode
 
         self.bus.publish_threadsafe(ErrorEvent(stage="compute", code=ErrorCode.GPU_FALLBACK, message=why))
 
     def _load_nmt(self):
         """The provisioned NMT models; a broken one is reported, its pairs fall back to other paths."""
-        from .nmt import load_configured
+        from .translation.nmt import load_configured
 
         return load_configured(self.cfg)
 
@@ -144,10 +144,10 @@ class KioskApp:
 
     # ---- run -----------------------------------------------------------------------------------------------
     async def run(self) -> int:
-        from .audio import open_source
-        from .display import Display, Renderer
-        from .pipeline import SpeechPipeline
-        from .vad import SileroScorer
+        from .speech.audio import open_source
+        from .screen.display import Display, Renderer
+        from .speech.pipeline import SpeechPipeline
+        from .speech.vad import SileroScorer
 
         loop = asyncio.get_running_loop()
         self.bus.bind(loop)
@@ -165,7 +165,7 @@ class KioskApp:
         display.open()
         display.draw()
         self.first_frame_s = time.monotonic() - self._t0  # cold start to the attract screen
-        from .sdnotify import notify
+        from .core.sdnotify import notify
 
         notify("READY=1")
         if self.screenshot_dir is not None:
@@ -182,11 +182,11 @@ class KioskApp:
                 display.close()
                 return 2
 
-        from .branch import BranchService
-        from .devices import DeviceHub
-        from .queue import TicketStore, businesses_from_config
-        from .staff import StaffNotifier, topic_prefix
-        from .telemetry import Metrics
+        from .branch.service import BranchService
+        from .branch.devices import DeviceHub
+        from .branch.tickets import TicketStore, businesses_from_config
+        from .branch.staff import StaffNotifier, topic_prefix
+        from .branch.metrics import Metrics
 
         self.metrics = Metrics()
         self.bus.listen(self.metrics.on_event)
@@ -203,13 +203,13 @@ class KioskApp:
                                      heartbeat_s=self.cfg.staff.heartbeat_s).start()
         self.branch = BranchService(self.cfg, self.bus, store, hub=hub, notifier=notifier,
                                     conversation=self.scene.conversation)
-        from .service_mode import ServiceMode
+        from .service.mode import ServiceMode
 
         self.service_mode = ServiceMode(self.loaded, self.bus, self.scene)
         for delay, action in self.script:
             loop.call_later(delay / self.speed, action)
 
-        from .translate import build_router
+        from .translation.router import build_router
 
         registry, nmt_errors = await asyncio.to_thread(self._load_nmt)
         for e in nmt_errors:
@@ -275,7 +275,7 @@ class KioskApp:
                 self.service_mode.tick()
             display.draw()
             if display.frames % 150 == 0:  # the render loop is alive: keep the systemd watchdog fed
-                from .sdnotify import notify
+                from .core.sdnotify import notify
 
                 notify("WATCHDOG=1")
             self._maybe_screenshot(display)

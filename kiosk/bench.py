@@ -73,9 +73,9 @@ def _latencies(fn, items, repeat: int) -> list[float]:
 
 
 def bench_mt(cfg, repeat: int = 3) -> dict[str, Any]:
-    from .compute import plan_for
-    from .nmt import NmtModel, load_configured
-    from .phrases import default_memory
+    from .core.compute import plan_for
+    from .translation.nmt import NmtModel, load_configured
+    from .translation.phrases import default_memory
 
     results: dict[str, Any] = {"machine": machine(), "backends": []}
     pm = default_memory()
@@ -93,7 +93,7 @@ def bench_mt(cfg, repeat: int = 3) -> dict[str, Any]:
         results["errors"] = [str(e) for e in errors]
     tmp = None
     if not models:
-        from .tinymt import build_tiny_model
+        from .translation.tinymt import build_tiny_model
 
         tmp = tempfile.TemporaryDirectory()
         d = build_tiny_model(Path(tmp.name) / "tiny", kind="m2m100", languages=("en", "zh", "ja"), d_model=256,
@@ -148,10 +148,10 @@ def bench_display(cfg, seconds: float = 10.0, captions_per_s: float = 4.0, with_
 
     import numpy as np
 
-    from .config import Side
-    from .display import Display, Renderer, ensure_video_driver
-    from .events import FinalTranscript, PartialTranscript, Translation, TranslationPath
-    from .scene import SceneState
+    from .core.config import Side
+    from .screen.display import Display, Renderer, ensure_video_driver
+    from .core.events import FinalTranscript, PartialTranscript, Translation, TranslationPath
+    from .screen.scene import SceneState
 
     ensure_video_driver()
     renderer = Renderer(cfg.display, cfg.privacy)
@@ -161,7 +161,7 @@ def bench_display(cfg, seconds: float = 10.0, captions_per_s: float = 4.0, with_
     stop = threading.Event()
     asr_runs = [0]
     if with_asr:
-        from .asr import DecodeOptions, load_configured
+        from .speech.asr import DecodeOptions, load_configured
 
         engine = load_configured(cfg)
         full_window = DecodeOptions(context_s=30.0)  # the heaviest decode, as this benchmark has always used
@@ -294,16 +294,16 @@ def bench_asr(cfg, modes: tuple[float, ...] = (30.0, 10.0)) -> dict[str, Any]:
     """Per mode (encoder window): end-of-speech → final latency p50/p95 (the decode; the end-of-speech silence
     wait is reported separately), time to first partial, real-time factor, WER/CER per clip set, with and without
     the bank-term prompt; RSS."""
-    from .asr import DecodeOptions, load_configured
-    from .audio import read_audio_file
-    from .pipeline import decode_prompts
+    from .speech.asr import DecodeOptions, load_configured
+    from .speech.audio import read_audio_file
+    from .translation.glossary import recognition_prompts
 
     t0 = time.perf_counter()
     engine = load_configured(cfg)  # every decode below passes its encoder window explicitly
     plan = engine.plan
     load_s = time.perf_counter() - t0
     warm = engine.warmup()
-    prompts = decode_prompts(cfg)
+    prompts = recognition_prompts(cfg)
     langs = ("en", "ja", "zh")
     out: dict[str, Any] = {"machine": machine(), "model": cfg.asr.model, "device": f"{plan.device}/{plan.compute_type}",
                            "load_s": load_s, "warmup_s": warm, "modes": []}
@@ -343,7 +343,7 @@ def bench_asr(cfg, modes: tuple[float, ...] = (30.0, 10.0)) -> dict[str, Any]:
 
 
 def _demo_config(tmp: Path, teller: Path, customer: Path, extra: str = ""):
-    from .config import PROJECT_ROOT, load_config
+    from .core.config import PROJECT_ROOT, load_config
 
     site = tmp / "bench.toml"
     site.write_text(f"""
@@ -370,9 +370,9 @@ def bench_pipeline(speed: float = 1.0) -> dict[str, Any]:
 
     from .app import KioskApp
     from .democlips import build
-    from .events import FinalTranscript, PartialTranscript, SpeechEnded, SpeechStarted, TicketIssued, Translation
+    from .core.events import FinalTranscript, PartialTranscript, SpeechEnded, SpeechStarted, TicketIssued, Translation
 
-    from hardware.emulator import forget_emulator, get_emulator
+    from hardware.emulators import forget_emulator, get_emulator
     from hardware.idcard.emulator import specimen_card
 
     with tempfile.TemporaryDirectory() as d:
@@ -449,12 +449,12 @@ def soak(minutes: float, out_every_s: float = 10.0, speed: float = 2.0) -> dict[
     import threading
 
     from .app import KioskApp
-    from .audio import FileSource
-    from .config import Side
+    from .speech.audio import FileSource
+    from .core.config import Side
     from .democlips import build
-    from .events import DeviceState, DeviceStatus, FinalTranscript, TicketIssued
+    from .core.events import DeviceState, DeviceStatus, FinalTranscript, TicketIssued
 
-    from hardware.emulator import forget_emulator, get_emulator
+    from hardware.emulators import forget_emulator, get_emulator
     from hardware.idcard.emulator import specimen_card
     from hardware.pn532.emulator import EmulatedTag
 
@@ -530,7 +530,7 @@ def soak(minutes: float, out_every_s: float = 10.0, speed: float = 2.0) -> dict[
         def sources(side: Side, _cfg, speed: float = 1.0):
             return Looping(side, teller if side is Side.TELLER else customer, until)
 
-        from . import audio as audio_module
+        from .speech import audio as audio_module
 
         saved = audio_module.open_source
         audio_module.open_source = sources

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import ConfigError, effective_items, load_config, site_config_files
-from .errors import KioskError
+from .core.config import ConfigError, effective_items, load_config, site_config_files
+from .core.errors import KioskError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Transparent-screen bank kiosk runtime.")
 config_app = typer.Typer(no_args_is_help=True, help="Check and show the technician configuration.")
@@ -79,7 +79,7 @@ def config_show(config: ConfigOpt = None, as_json: Annotated[bool, typer.Option(
 
 # ---- models --------------------------------------------------------------------------------------------------
 def _store(config: list[Path] | None):
-    from .models import ModelStore
+    from .core.models import ModelStore
 
     return ModelStore(_load(config).config.models.resolved_cache())
 
@@ -171,12 +171,14 @@ def models_add(
     prog, cb = _progress(False)
     try:
         prog.start()
-        path = store.add(source, name, progress=cb)
+        from .provision import add_model
+
+        path = add_model(store, source, name, progress=cb)
     except KioskError as e:
         prog.stop()
         _fail(e)
     prog.stop()
-    from .nmt import read_info
+    from .translation.nmt import read_info
 
     info = read_info(path)
     console.print(f"added {path.name} ({info.kind}, {'/'.join(info.languages)}) → {path}")
@@ -193,7 +195,7 @@ def models_convert(
     quantization: Annotated[str, typer.Option()] = "int8",
 ) -> None:
     """Convert a downloaded Transformers model with CTranslate2's converter (needs the `.[convert]` extra)."""
-    from .convert import convert_model
+    from .translation.convert import convert_model
 
     try:
         path = convert_model(source, out, kind=kind, languages=languages.split(","), name=name, quantization=quantization)
@@ -232,13 +234,13 @@ def run(
 ) -> None:
     """Run the kiosk: audio → VAD → Whisper → translation → transparent screen."""
     from .app import KioskApp
-    from .config import PROJECT_ROOT
-    from .logs import setup_logging
+    from .core.config import PROJECT_ROOT
+    from .core.logs import setup_logging
 
     extra = [PROJECT_ROOT / "configs" / "demo.toml"] if demo else []
     loaded = _load(config if not demo else (config or []), extra)
     cfg = loaded.config
-    from .privacy import MaskRules
+    from .core.privacy import MaskRules
 
     setup_logging(cfg.logging.level, cfg.logging.file, MaskRules.from_config(cfg.privacy))
     from .demo import demo_script
@@ -265,8 +267,8 @@ def screenshot(
     config: ConfigOpt = None,
 ) -> None:
     """Render scenes with sample content to PNG, headless."""
-    from .display import Renderer, ensure_video_driver
-    from .samples import SCENES, sample_scene
+    from .screen.display import Renderer, ensure_video_driver
+    from .screen.samples import SCENES, sample_scene
 
     ensure_video_driver()
     cfg = _load(config).config
@@ -301,11 +303,11 @@ def diagnose(
 ) -> None:
     """Run the field checks headless: Rich table, JSON report, exit 0 pass / 1 warn / 2 fail."""
     if pin_hash is not None:
-        from .unlock import pin_hash as hash_pin
+        from .service.unlock import pin_hash as hash_pin
 
         print(hash_pin(pin_hash))
         return
-    from . import diagnostics as dg
+    from .service import diagnostics as dg
 
     loaded = _load(config)
     unknown = set(only or ()) - set(dg.CHECKS)
@@ -324,7 +326,7 @@ def diagnose(
     console.print(table)
     console.print(f"overall: {rep['status']} → {out}")
     if bundle is not None:
-        from .support import write_bundle
+        from .service.support import write_bundle
 
         console.print(f"support bundle → {write_bundle(bundle, loaded, rep, results)}")
     raise typer.Exit(dg.EXIT_CODE[rep["status"]])
@@ -337,7 +339,7 @@ def soak_cmd(
 ) -> None:
     """Accelerated soak: replayed speech, card reads, taps, unplug/replug, broker restarts; RSS, threads, files."""
     from . import bench
-    from .display import ensure_video_driver
+    from .screen.display import ensure_video_driver
 
     ensure_video_driver()
     res = bench.soak(minutes)
@@ -357,7 +359,7 @@ def soak_cmd(
 def doctor(config: ConfigOpt = None) -> None:
     """Pre-flight before start (systemd ExecStartPre): config valid, models present, fonts found, ports present.
     Exit 0 ready, 2 not ready — each problem on one line with its fix."""
-    from . import diagnostics as dg
+    from .service import diagnostics as dg
 
     loaded = _load(config)
     ctx = dg.Context(loaded, asr_self_test=False)
@@ -391,7 +393,7 @@ def staff_listen(
     """Watch a branch's staff topics, as a wristband gateway would (Ctrl-C to stop)."""
     import threading
 
-    from .staff import listen
+    from .branch.staff import listen
 
     cfg = _load(config).config
     pattern = f"{cfg.staff.topic_root}/{branch or cfg.kiosk.branch_id}/#"
@@ -431,7 +433,7 @@ def bench_pipeline_cmd(
     if ctx.invoked_subcommand is not None:
         return
     from . import bench
-    from .display import ensure_video_driver
+    from .screen.display import ensure_video_driver
 
     ensure_video_driver()
     res = bench.bench_pipeline()

@@ -10,7 +10,7 @@ def demo_script(cfg) -> list[tuple[float, Callable[[], None]]]:
     port = cfg.devices.idcard_port
     if not port.startswith("idcardsim://"):
         return []
-    from hardware.emulator import get_emulator
+    from hardware.emulators import get_emulator
     from hardware.idcard.emulator import specimen_card
 
     emu = get_emulator("idcardsim", port.split("://", 1)[1] or "default")

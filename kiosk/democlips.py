@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .audio import read_audio_file
-from .config import PROJECT_ROOT
-from .vad import SAMPLE_RATE
+from .speech.audio import read_audio_file
+from .core.config import PROJECT_ROOT
+from .speech.vad import SAMPLE_RATE
 
 ASSETS = PROJECT_ROOT / "assets" / "demo"
 GAP_S = 2.0  # silence after each turn

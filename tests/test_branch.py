@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import load_config
-from kiosk.queue import Business, TicketStore
+from kiosk.core.config import load_config
+from kiosk.branch.tickets import Business, TicketStore
 
 ROOT = Path(__file__).resolve().parents[1]
 BUSINESSES = [Business("cash", "A", 4.0), Business("forex", "D", 8.0), Business("priority", "V", 6.0)]
@@ -76,7 +76,7 @@ def test_call_next_elderly_first_and_language_follows(tmp_path):
 CRASHER = r"""
 import sys, time
 sys.path.insert(0, {root!r})
-from kiosk.queue import Business, TicketStore
+from kiosk.branch.tickets import Business, TicketStore
 s = TicketStore({db!r}, [Business("cash", "A", 4.0)])
 while True:
     t = s.issue("cash", language="zh")
@@ -153,7 +153,7 @@ def broker(tmp_path):
 
 class Listener:
     def __init__(self, port: int, pattern: str = "bank/#") -> None:
-        from kiosk.staff import listen
+        from kiosk.branch.staff import listen
 
         self.messages: list[tuple[str, str]] = []
         self.cond = threading.Condition()
@@ -184,7 +184,7 @@ def tickets_in(messages):
 
 
 def test_ticket_reaches_the_wristband_topic(tmp_path, broker):
-    from kiosk.staff import StaffNotifier
+    from kiosk.branch.staff import StaffNotifier
 
     s = store(tmp_path)
     listener = Listener(broker.port)
@@ -206,7 +206,7 @@ def test_ticket_reaches_the_wristband_topic(tmp_path, broker):
 
 
 def test_broker_down_outbox_grows_then_all_delivered_once_in_order(tmp_path, broker):
-    from kiosk.staff import StaffNotifier
+    from kiosk.branch.staff import StaffNotifier
 
     s = store(tmp_path)
     notifier = StaffNotifier(s, "127.0.0.1", broker.port, "bank/b1/k1", heartbeat_s=60).start()
@@ -233,7 +233,7 @@ def test_broker_down_outbox_grows_then_all_delivered_once_in_order(tmp_path, bro
 
 
 def test_staff_listen_cli(tmp_path, broker):
-    from kiosk.staff import StaffNotifier
+    from kiosk.branch.staff import StaffNotifier
 
     proc = subprocess.Popen([sys.executable, "-m", "kiosk", "staff-listen", "--host", "127.0.0.1", "--port",
                              str(broker.port), "--branch", "b1"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -259,10 +259,10 @@ def test_card_placed_to_ticket_on_glass_wristband_and_paper(tmp_path, broker):
 
     import pygame
 
-    from hardware.emulator import forget_emulator, get_emulator
+    from hardware.emulators import forget_emulator, get_emulator
     from hardware.idcard.emulator import specimen_card
     from kiosk.app import KioskApp
-    from kiosk.events import CardRead, TicketIssued
+    from kiosk.core.events import CardRead, TicketIssued
 
     from .test_display import arr
 
@@ -318,7 +318,7 @@ height = 540
     assert ticket.number == "V001" and ticket.language == "ja" and ticket.elderly
     # on the glass
     shot = next(p for p in kiosk.screenshots if "ticket-issued" in p.name)
-    from kiosk.display import Renderer
+    from kiosk.screen.display import Renderer
 
     r = Renderer(cfg.display, cfg.privacy)
     zone = r.zones()[next(iter(k for k in r.zones() if str(k) == "customer"))]
@@ -338,11 +338,11 @@ height = 540
 
 
 def test_branch_service_taps_keys_and_language_memory(tmp_path):
-    from kiosk.branch import BranchService
-    from kiosk.bus import EventBus
-    from kiosk.config import Side
-    from kiosk.devices import tag_role
-    from kiosk.events import Notice, NfcTap, TicketIssued, UiAction, UiCommand
+    from kiosk.branch.service import BranchService
+    from kiosk.core.bus import EventBus
+    from kiosk.core.config import Side
+    from kiosk.branch.devices import tag_role
+    from kiosk.core.events import Notice, NfcTap, TicketIssued, UiAction, UiCommand
 
     badge = bytes.fromhex("04A1B2C3")
     import hashlib

@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kiosk.cli import app
-from kiosk.config import DEFAULT_CONFIG, ConfigError, Side, effective_items, load_config
+from kiosk.core.config import DEFAULT_CONFIG, ConfigError, Side, effective_items, load_config
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

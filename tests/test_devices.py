@@ -4,12 +4,12 @@ import asyncio
 
 import pytest
 
-from kiosk.bus import EventBus
-from kiosk.config import load_config
-from kiosk.devices import DeviceHub, load_salt, salted_hash
-from kiosk.events import CardRead, DeviceState, DeviceStatus, NfcTap
+from kiosk.core.bus import EventBus
+from kiosk.core.config import load_config
+from kiosk.branch.devices import DeviceHub, load_salt, salted_hash
+from kiosk.core.events import CardRead, DeviceState, DeviceStatus, NfcTap
 
-from hardware.emulator import forget_emulator, get_emulator
+from hardware.emulators import forget_emulator, get_emulator
 from hardware.idcard.emulator import specimen_card
 from hardware.pn532.emulator import EmulatedTag
 

@@ -11,10 +11,10 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from kiosk import diagnostics as dg
+from kiosk.service import diagnostics as dg
 from kiosk.cli import app
-from kiosk.config import load_config
-from kiosk.unlock import Unlocker, pin_hash
+from kiosk.core.config import load_config
+from kiosk.service.unlock import Unlocker, pin_hash
 
 from .conftest import corrupt_whisper_cache, espeak_wav
 
@@ -93,7 +93,7 @@ def test_compute_without_gpu(tmp_path):
 
 # ---- serial ---------------------------------------------------------------------------------------------------
 def test_serial_devices_via_emulators(tmp_path):
-    from hardware.emulator import forget_emulator, get_emulator
+    from hardware.emulators import forget_emulator, get_emulator
 
     ctx = ctx_for(tmp_path, '[devices]\nidcard_port = "idcardsim://dg"\nidcard_baud = 57600\n'
                             'nfc_port = "pn532sim://dg"\nprinter_port = "escpossim://dg"\n')
@@ -118,7 +118,7 @@ def test_serial_devices_via_emulators(tmp_path):
 
 # ---- queue and network ----------------------------------------------------------------------------------------
 def test_queue_database_broker_and_clock(tmp_path):
-    from kiosk.queue import Business, TicketStore
+    from kiosk.branch.tickets import Business, TicketStore
 
     from .test_branch import Broker, free_port
 
@@ -177,7 +177,7 @@ def schema_of(report):
 
 
 def test_report_schema_is_stable_and_has_no_personal_data(tmp_path):
-    from hardware.emulator import forget_emulator, get_emulator
+    from hardware.emulators import forget_emulator, get_emulator
     from hardware.idcard.emulator import specimen_card
 
     ctx = ctx_for(tmp_path, '[devices]\nidcard_port = "idcardsim://rep"\n')
@@ -232,10 +232,10 @@ def test_display_check(tmp_path):
 def test_on_screen_unlock_runs_the_checks_and_times_out(tmp_path):
     import asyncio
 
-    from kiosk.bus import EventBus
-    from kiosk.events import Notice, UiAction, UiCommand
-    from kiosk.scene import SceneState
-    from kiosk.service_mode import ServiceMode
+    from kiosk.core.bus import EventBus
+    from kiosk.core.events import Notice, UiAction, UiCommand
+    from kiosk.screen.scene import SceneState
+    from kiosk.service.mode import ServiceMode
 
     site = tmp_path / "s.toml"
     site.write_text(f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n[diagnostics]\npin_sha256 = "{pin_hash("2468")}"\n'
@@ -279,8 +279,8 @@ def test_on_screen_unlock_runs_the_checks_and_times_out(tmp_path):
         press(UiAction.DIAGNOSTICS, "badge")  # a technician badge opens it directly
         assert scene.diagnostics is not None
         await mode.task
-        from kiosk.diagnostics import PATTERNS
-        from kiosk.display import Renderer
+        from kiosk.service.diagnostics import PATTERNS
+        from kiosk.screen.display import Renderer
 
         renderer = Renderer(loaded.config.display.model_copy(update={"width": 320, "height": 180}), loaded.config.privacy)
         seen = []
@@ -303,7 +303,7 @@ def test_on_screen_unlock_runs_the_checks_and_times_out(tmp_path):
 
 @pytest.mark.slow
 def test_speak_now_loopback_through_vad_and_asr(tmp_path, speech_dir, whisper):
-    from kiosk.audio import read_audio_file
+    from kiosk.speech.audio import read_audio_file
 
     ctx = ctx_for(tmp_path)
     ctx.engine = whisper

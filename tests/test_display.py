@@ -4,11 +4,11 @@ import numpy as np
 import pygame
 import pytest
 
-from kiosk.config import PrivacySection, Side, load_config
-from kiosk.display import Renderer
-from kiosk.events import FinalTranscript, Translation, TranslationPath
-from kiosk.scene import SceneState
-from kiosk.text import find_fonts, visual_order, wrap
+from kiosk.core.config import PrivacySection, Side, load_config
+from kiosk.screen.display import Renderer
+from kiosk.core.events import FinalTranscript, Translation, TranslationPath
+from kiosk.screen.scene import SceneState
+from kiosk.screen.text import find_fonts, visual_order, wrap
 
 
 def arr(surface) -> np.ndarray:

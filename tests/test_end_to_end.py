@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 
 from kiosk.app import KioskApp
-from kiosk.config import Side, load_config
-from kiosk.errors import ErrorCode
-from kiosk.events import ErrorEvent, FinalTranscript, SpeechEnded, SpeechStarted, Translation, TranslationPath
+from kiosk.core.config import Side, load_config
+from kiosk.core.errors import ErrorCode
+from kiosk.core.events import ErrorEvent, FinalTranscript, SpeechEnded, SpeechStarted, Translation, TranslationPath
 
 from .conftest import espeak_wav
 from .test_asr import wer
@@ -76,7 +76,7 @@ def test_recorded_clip_gives_final_transcript_and_a_frame_showing_it(tmp_path, t
     # the last screenshot shows the translation large, mirrored, in the customer's zone
     shot = pygame.image.load(str(kiosk.screenshots[-1]))
     frame = arr(shot)
-    from kiosk.display import Renderer
+    from kiosk.screen.display import Renderer
 
     r = Renderer(cfg.display, cfg.privacy)
     zone = r.zones()[Side.CUSTOMER]

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kiosk.asr import AsrResult, FallbackTranscriber, Transcriber
-from kiosk.audio import Source
-from kiosk.config import ConfigError, Side, load_config
-from kiosk.errors import ErrorCode, KioskError
-from kiosk.events import ErrorEvent, FinalTranscript, SpeechEnded
+from kiosk.speech.asr import AsrResult, FallbackTranscriber, Transcriber
+from kiosk.speech.audio import Source
+from kiosk.core.config import ConfigError, Side, load_config
+from kiosk.core.errors import ErrorCode, KioskError
+from kiosk.core.events import ErrorEvent, FinalTranscript, SpeechEnded
 
 from .conftest import corrupt_whisper_cache, espeak_wav
 from .test_asr import wer
@@ -57,9 +57,9 @@ def test_gpu_out_of_memory_falls_back_to_cpu_with_a_notice():
 
 
 def test_disk_full_for_the_ticket_store(tmp_path):
-    from kiosk.branch import BranchService
-    from kiosk.bus import EventBus
-    from kiosk.queue import Business, TicketStore
+    from kiosk.branch.service import BranchService
+    from kiosk.core.bus import EventBus
+    from kiosk.branch.tickets import Business, TicketStore
 
     site = tmp_path / "s.toml"
     site.write_text(f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n')
@@ -106,10 +106,10 @@ class VanishingSource(Source):
 
 
 def _pipeline(cfg, whisper):
-    from kiosk.bus import EventBus
-    from kiosk.pipeline import SpeechPipeline
-    from kiosk.translate import TranslationRouter
-    from kiosk.vad import SileroScorer
+    from kiosk.core.bus import EventBus
+    from kiosk.speech.pipeline import SpeechPipeline
+    from kiosk.translation.router import TranslationRouter
+    from kiosk.speech.vad import SileroScorer
 
     bus = EventBus()
     events = []
@@ -125,7 +125,7 @@ async def _run_source(bus, pipeline, source):
 @pytest.mark.slow
 def test_audio_device_vanishing_mid_utterance(whisper, speech_dir):
     line = "I would like to open a savings account and transfer some money."
-    from kiosk.audio import read_audio_file
+    from kiosk.speech.audio import read_audio_file
 
     audio = read_audio_file(espeak_wav(speech_dir / "vanish.wav", line))
     audio = np.concatenate([np.zeros(8000, np.float32), audio])
@@ -141,7 +141,7 @@ def test_audio_device_vanishing_mid_utterance(whisper, speech_dir):
 
 
 def _file_source(tmp_path, name, audio):
-    from kiosk.audio import FileSource
+    from kiosk.speech.audio import FileSource
 
     p = tmp_path / f"{name}.wav"
     sf.write(str(p), audio.astype(np.float32), 16000)

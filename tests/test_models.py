@@ -6,8 +6,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from kiosk.errors import ErrorCode, KioskError
-from kiosk.models import ModelFile, ModelSpec, ModelStore, load_manifest
+from kiosk.core.errors import ErrorCode, KioskError
+from kiosk.core.models import ModelFile, ModelSpec, ModelStore, load_manifest
 
 
 @pytest.fixture

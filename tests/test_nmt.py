@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from kiosk.compute import ComputePlan
-from kiosk.errors import ErrorCode, KioskError
-from kiosk.events import TranslationPath
-from kiosk.glossary import default_glossary
-from kiosk.models import ModelStore
-from kiosk.nmt import NmtModel, NmtRegistry, read_info
-from kiosk.phrases import default_memory
-from kiosk.tinymt import build_tiny_model, train_sentencepiece
-from kiosk.translate import (
+from kiosk.core.compute import ComputePlan
+from kiosk.core.errors import ErrorCode, KioskError
+from kiosk.core.events import TranslationPath
+from kiosk.translation.glossary import default_glossary
+from kiosk.core.models import ModelStore
+from kiosk.provision import add_model
+from kiosk.translation.nmt import NmtModel, NmtRegistry, read_info
+from kiosk.translation.phrases import default_memory
+from kiosk.translation.tinymt import build_tiny_model, train_sentencepiece
+from kiosk.translation.router import (
     NmtTranslator,
     PhraseMemoryTranslator,
     PivotTranslator,
@@ -44,7 +45,7 @@ def sources(tmp_path_factory):
 def store(sources, tmp_path_factory):
     s = ModelStore(tmp_path_factory.mktemp("cache"))
     for src in sources.values():
-        s.add(src)
+        add_model(s, src)
     return s
 
 
@@ -107,13 +108,13 @@ def test_add_refuses_a_model_that_does_not_load(sources, tmp_path):
     (bad / "model.bin").write_bytes(b"junk")
     store = ModelStore(tmp_path / "cache")
     with pytest.raises(KioskError):
-        store.add(bad)
+        add_model(store, bad)
     assert not (tmp_path / "cache" / "tiny-multi").exists()  # nothing half-installed
 
 
 def test_tampered_model_is_caught_at_start(sources, tmp_path):
     store = ModelStore(tmp_path / "cache")
-    path = store.add(sources["zh-en"])
+    path = add_model(store, sources["zh-en"])
     with (path / "model.bin").open("r+b") as fh:
         fh.seek(100)
         fh.write(b"\xff\xff")

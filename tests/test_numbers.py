@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.numbers import check, cjk_numeral, extract, format_number, repair
+from kiosk.translation.numbers import check, cjk_numeral, extract, format_number, repair
 
 CORPUS = [
     ("两万五千元", "zh", [("amount", "25000")]),

@@ -1,7 +1,7 @@
 import pytest
 
-from kiosk.glossary import Glossary, default_glossary
-from kiosk.phrases import PhraseMemory, default_memory, fill, load_phrases, sentences
+from kiosk.translation.glossary import Glossary, default_glossary
+from kiosk.translation.phrases import PhraseMemory, default_memory, fill, load_phrases, sentences
 
 LANGS = ["zh", "en", "ja", "ko", "ru", "fr", "es", "ar", "de"]
 VALUES = ["25000", "3"]

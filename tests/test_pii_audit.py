@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kiosk.config import load_config
+from kiosk.core.config import load_config
 
 from .conftest import espeak_wav
 from .test_branch import Broker, Listener
@@ -23,14 +23,14 @@ SECRETS = ["测试样例", "11010519491231002X", "110105194912310", "北京市�
 
 @pytest.mark.slow
 def test_no_personal_data_anywhere(tmp_path, whisper, speech_dir, caplog):
-    from hardware.emulator import forget_emulator, get_emulator
+    from hardware.emulators import forget_emulator, get_emulator
     from hardware.idcard.emulator import specimen_card
     from hardware.pn532.emulator import EmulatedTag
-    from kiosk import diagnostics as dg
+    from kiosk.service import diagnostics as dg
     from kiosk.app import KioskApp
-    from kiosk.events import FinalTranscript, TicketIssued
-    from kiosk.logs import setup_logging
-    from kiosk.privacy import MaskRules
+    from kiosk.core.events import FinalTranscript, TicketIssued
+    from kiosk.core.logs import setup_logging
+    from kiosk.core.privacy import MaskRules
 
     speech = espeak_wav(speech_dir / "pii.wav", "My name is John Smith, and my phone number is 13812345678.")
     audio, sr = sf.read(str(speech), dtype="float32")

@@ -1,7 +1,7 @@
 import logging
 
-from kiosk.logs import setup_logging
-from kiosk.privacy import MaskRules, mask_id_number, mask_name, mask_text
+from kiosk.core.logs import setup_logging
+from kiosk.core.privacy import MaskRules, mask_id_number, mask_name, mask_text
 
 
 def test_mask_patterns():

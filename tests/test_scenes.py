@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.config import Side, load_config
-from kiosk.devices import is_elderly
-from kiosk.display import Display, Renderer
-from kiosk.events import FinalTranscript, Translation, TranslationPath, UiAction, UiCommand
-from kiosk.samples import SCENES, sample_scene
-from kiosk.scene import SceneState
+from kiosk.core.config import Side, load_config
+from kiosk.branch.devices import is_elderly
+from kiosk.screen.display import Display, Renderer
+from kiosk.core.events import FinalTranscript, Translation, TranslationPath, UiAction, UiCommand
+from kiosk.screen.samples import SCENES, sample_scene
+from kiosk.screen.scene import SceneState
 
 from .test_display import arr, find_line, line_image
 
@@ -190,7 +190,7 @@ def test_unchanged_zones_are_not_redrawn(fonts):
 def test_name_masking_on_screen_and_in_logs(fonts, capsys):
     import logging
 
-    from kiosk.logs import setup_logging
+    from kiosk.core.logs import setup_logging
 
     r = Renderer(SMALL, CFG.privacy, fonts=fonts)
     s = SceneState("zh", "en")

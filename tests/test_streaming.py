@@ -10,13 +10,13 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.agreement import LocalAgreement, join_tokens
-from kiosk.asr import DecodeOptions
-from kiosk.audio import read_audio_file
-from kiosk.config import Side, load_config
-from kiosk.events import FinalTranscript, PartialTranscript, SpeechStarted
-from kiosk.guards import compression_ratio, hallucination, repetition_loop
-from kiosk.pipeline import bleed_verdict
+from kiosk.speech.agreement import LocalAgreement, join_tokens
+from kiosk.speech.asr import DecodeOptions
+from kiosk.speech.audio import read_audio_file
+from kiosk.core.config import Side, load_config
+from kiosk.core.events import FinalTranscript, PartialTranscript, SpeechStarted
+from kiosk.speech.guards import compression_ratio, hallucination, repetition_loop
+from kiosk.speech.pipeline import bleed_verdict
 
 from .conftest import espeak_wav
 from .test_asr import wer
@@ -230,8 +230,8 @@ def test_partials_while_speaking_then_one_final(tmp_path, whisper, speech_dir):
 
 
 def test_prefix_translation_never_overwrites_the_final():
-    from kiosk.events import Translation, TranslationPath
-    from kiosk.scene import SceneState
+    from kiosk.core.events import Translation, TranslationPath
+    from kiosk.screen.scene import SceneState
 
     s = SceneState("en", "ja")
     s.apply(PartialTranscript(side=Side.TELLER, utterance_id="t1", text="Please show me", language="en"))

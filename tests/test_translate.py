@@ -1,9 +1,9 @@
 import numpy as np
 
-from kiosk.asr import AsrResult, Transcriber
-from kiosk.events import TranslationPath
-from kiosk.guards import repetition_loop
-from kiosk.translate import TranslationRequest, TranslationRouter, WhisperSpeechTranslator
+from kiosk.speech.asr import AsrResult, Transcriber
+from kiosk.core.events import TranslationPath
+from kiosk.speech.guards import repetition_loop
+from kiosk.translation.router import TranslationRequest, TranslationRouter, WhisperSpeechTranslator
 
 
 class FakeTranscriber(Transcriber):

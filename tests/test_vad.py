@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from kiosk.audio import FrameChunker
-from kiosk.vad import FRAME, SAMPLE_RATE, Segmenter, SegmenterParams, SegmentKind, SileroScorer
+from kiosk.speech.audio import FrameChunker
+from kiosk.speech.vad import FRAME, SAMPLE_RATE, Segmenter, SegmenterParams, SegmentKind, SileroScorer
 
 FRAME_S = FRAME / SAMPLE_RATE
 

@@ -12,7 +12,7 @@ class EmulatedSerial(SerialBase):
     kind = ""
 
     def open(self) -> None:
-        from ..emulator import get_emulator
+        from ..emulators import get_emulator
 
         if self._port is None:
             raise SerialException("port must be configured before it can be used")

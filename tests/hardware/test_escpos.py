@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from hardware.emulator import forget_emulator, get_emulator
+from hardware.emulators import forget_emulator, get_emulator
 from hardware.escpos.printer import TicketPrinter, decode_status
 from hardware.escpos.ticket import FS_CHINESE_OFF, FS_CHINESE_ON, Ticket, render_ticket
 

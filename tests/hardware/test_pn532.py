@@ -124,7 +124,7 @@ def test_tag_presence_one_tap_per_presence():
 
 
 def test_driver_against_emulator_url():
-    from hardware.emulator import forget_emulator, get_emulator
+    from hardware.emulators import forget_emulator, get_emulator
     from hardware.pn532.emulator import EmulatedTag
 
     emu = get_emulator("pn532sim", "t-driver")

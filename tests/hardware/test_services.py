@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hardware.emulator import forget_emulator, get_emulator
+from hardware.emulators import forget_emulator, get_emulator
 from hardware.idcard import protocol as P
 from hardware.idcard.emulator import IdCardEmulator, specimen_card
 from hardware.idcard.reader import IdCardService, probe_baud

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import AudioSource as AudioSourceConfig
-from .config import Side
-from .errors import ErrorCode, KioskError
+from ..core.config import AudioSource as AudioSourceConfig
+from ..core.config import Side
+from ..core.errors import ErrorCode, KioskError
 from .vad import FRAME, SAMPLE_RATE
 
 log = logging.getLogger(__name__)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-from .config import Side
-from .conversation import Conversation
-from .events import (
+from ..core.config import Side
+from ..core.conversation import Conversation
+from ..core.events import (
     CardRead,
     DeviceState,
     DeviceStatus,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from .bus import EventBus
-from .events import Event, Notice, UiAction, UiCommand
-from .scene import DiagnosticRow, SceneState
+from ..core.bus import EventBus
+from ..core.events import Event, Notice, UiAction, UiCommand
+from ..screen.scene import DiagnosticRow, SceneState
 from .unlock import Unlocker
 
 log = logging.getLogger("kiosk.audit")
@@ -79,7 +79,7 @@ class ServiceMode:
 
     def next_pattern(self) -> None:
         """Black (clear glass) → grey ramp → colour bars → burn-in grid → dead-pixel sweep → the check list."""
-        from .diagnostics import PATTERNS
+        from ..screen.patterns import PATTERNS
 
         current = self.scene.pattern
         i = PATTERNS.index(current) + 1 if current in PATTERNS else 0

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compute import ComputePlan
-from .errors import ErrorCode, KioskError
+from ..core.compute import ComputePlan
+from ..core.errors import ErrorCode, KioskError
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,8 @@ def load_configured(cfg) -> tuple["NmtRegistry", list[KioskError]]:
     t = cfg.translation
     if not t.models:
         return NmtRegistry(), []
-    from .compute import plan_for
-    from .models import ModelStore
+    from ..core.compute import plan_for
+    from ..core.models import ModelStore
 
     return NmtRegistry.load(ModelStore(cfg.models.resolved_cache()), t.models, plan_for(t.device, t.compute_type, t.threads))
 

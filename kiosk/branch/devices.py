@@ -12,9 +12,9 @@ import queue
 import time
 from pathlib import Path
 
-from .bus import EventBus
-from .config import KioskConfig
-from .events import CardRead, DeviceState, DeviceStatus, NfcTap, Notice
+from ..core.bus import EventBus
+from ..core.config import KioskConfig
+from ..core.events import CardRead, DeviceState, DeviceStatus, NfcTap, Notice
 
 READ_FAILED = "idcard-read-failed"
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .compute import ComputePlan
-from .errors import ErrorCode, KioskError
+from ..core.compute import ComputePlan
+from ..core.errors import ErrorCode, KioskError
 from .vad import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -209,8 +209,8 @@ class WhisperEngine(Transcriber):
 def load_configured(cfg, *, model_dir: Path | None = None, plan: ComputePlan | None = None) -> WhisperEngine:
     """The configured Whisper model (size and marker check, as at start) on the configured device, with the
     configured beam and encoder window."""
-    from .compute import plan_for
-    from .models import ModelStore
+    from ..core.compute import plan_for
+    from ..core.models import ModelStore
 
     if model_dir is None:
         model_dir = ModelStore(cfg.models.resolved_cache()).verify(cfg.asr.model, full=False)

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import LoadedConfig, Side, effective_items
-from .errors import KioskError
+from ..core.config import PROJECT_ROOT, LoadedConfig, Side, effective_items
+from ..core.errors import KioskError
+from ..screen.patterns import PATTERNS, test_pattern  # noqa: F401  (re-exported for tests)
 
 SCHEMA_VERSION = 1
 ORDER = {"pass": 0, "warn": 1, "fail": 2}
@@ -39,39 +40,10 @@ def worst(results: list[CheckResult]) -> str:
 
 
 # ---- display --------------------------------------------------------------------------------------------------
-PATTERNS = ("black", "grey-ramp", "colour-bars", "grid", "pixel-sweep")
-
-
-def test_pattern(name: str, size: tuple[int, int], step: int = 0):
-    """Full black (= clear glass), grey ramp, colour bars, burn-in check grid, dead-pixel sweep (a moving line)."""
-    import pygame
-
-    w, h = size
-    s = pygame.Surface(size)
-    s.fill((0, 0, 0))
-    if name == "grey-ramp":
-        for x in range(w):
-            v = int(255 * x / max(1, w - 1))
-            pygame.draw.line(s, (v, v, v), (x, 0), (x, h))
-    elif name == "colour-bars":
-        bars = [(255, 255, 255), (255, 255, 0), (0, 255, 255), (0, 255, 0), (255, 0, 255), (255, 0, 0), (0, 0, 255)]
-        for i, c in enumerate(bars):
-            s.fill(c, pygame.Rect(i * w // len(bars), 0, w // len(bars) + 1, h))
-    elif name == "grid":
-        for x in range(0, w, 40):
-            pygame.draw.line(s, (128, 128, 128), (x, 0), (x, h))
-        for y in range(0, h, 40):
-            pygame.draw.line(s, (128, 128, 128), (0, y), (w, y))
-    elif name == "pixel-sweep":
-        x = step % w
-        pygame.draw.line(s, (255, 255, 255), (x, 0), (x, h))
-    return s
-
-
 def check_display(ctx: "Context") -> list[CheckResult]:
-    from .display import Renderer, ensure_video_driver
-    from .samples import sample_scene
-    from .text import find_fonts
+    from ..screen.display import Renderer, ensure_video_driver
+    from ..screen.samples import sample_scene
+    from ..screen.text import find_fonts
 
     ensure_video_driver()
     out = []
@@ -127,7 +99,7 @@ def judge_level(stats: dict[str, float]) -> tuple[str, str]:
 def speak_now(audio: np.ndarray, ctx: "Context") -> dict[str, Any]:
     """The loopback test: share of speech frames per Silero, and what Whisper heard (text is shown to the
     technician on screen/console but, like every transcript, masked; it is not kept in the JSON report)."""
-    from .vad import FRAME, SileroScorer
+    from ..speech.vad import FRAME, SileroScorer
 
     scorer = SileroScorer()
     frames = [audio[i : i + FRAME] for i in range(0, len(audio) - FRAME + 1, FRAME)]
@@ -141,7 +113,7 @@ def speak_now(audio: np.ndarray, ctx: "Context") -> dict[str, Any]:
 
 
 def check_audio(ctx: "Context") -> list[CheckResult]:
-    from .audio import read_audio_file
+    from ..speech.audio import read_audio_file
 
     out = []
     for side in (Side.TELLER, Side.CUSTOMER):
@@ -182,9 +154,9 @@ SELF_TEST = ("ja1.flac", "ja", "口座を開きたいです")
 
 
 def check_models(ctx: "Context") -> list[CheckResult]:
-    from .models import ModelStore
-    from .translate import build_router
-    from .events import TranslationPath
+    from ..core.models import ModelStore
+    from ..translation.router import build_router
+    from ..core.events import TranslationPath
 
     cfg = ctx.cfg
     store = ModelStore(cfg.models.resolved_cache())
@@ -199,17 +171,17 @@ def check_models(ctx: "Context") -> list[CheckResult]:
         model_dir = None
     engine = None
     if model_dir is not None and ctx.asr_self_test:
-        from .asr import DecodeOptions, load_configured
-        from .audio import read_audio_file
-        from .pipeline import decode_prompts
+        from ..speech.asr import DecodeOptions, load_configured
+        from ..speech.audio import read_audio_file
+        from ..translation.glossary import recognition_prompts
 
         t0 = time.perf_counter()
         engine = ctx.engine = load_configured(cfg, model_dir=model_dir)
         load_s = time.perf_counter() - t0
         clip, lang, expected = SELF_TEST
-        audio = read_audio_file(Path(__file__).resolve().parent.parent / "assets" / "demo" / clip)
+        audio = read_audio_file(PROJECT_ROOT / "assets" / "demo" / clip)
         r = engine.transcribe(audio, [lang], options=DecodeOptions(context_s=cfg.asr.min_context_s,
-                                                                   prompts=decode_prompts(cfg)))
+                                                                   prompts=recognition_prompts(cfg)))
         got = "".join(ch for ch in r.text if ch.isalnum())
         errors = sum(1 for a, b in zip(got, expected) if a != b) + abs(len(got) - len(expected))
         cer = errors / len(expected)
@@ -244,7 +216,7 @@ def check_compute(ctx: "Context") -> list[CheckResult]:
 
     import onnxruntime
 
-    from .compute import choose, cuda_device_count
+    from ..core.compute import choose, cuda_device_count
 
     cfg = ctx.cfg
     n = cuda_device_count()
@@ -396,7 +368,7 @@ class Context:
 
     def nmt_registry(self):
         if self._nmt is None:
-            from .nmt import load_configured
+            from ..translation.nmt import load_configured
 
             self._nmt = load_configured(self.cfg)[0]
         return self._nmt
@@ -422,7 +394,7 @@ def report(ctx: Context, results: list[CheckResult]) -> dict[str, Any]:
     import onnxruntime
     import pygame
 
-    from . import __version__
+    from .. import __version__
 
     return {
         "schema": SCHEMA_VERSION,

@@ -23,10 +23,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import numbers
-from .asr import Transcriber
-from .events import TranslationPath
+from ..speech.asr import Transcriber
+from ..core.events import TranslationPath
 from .glossary import Glossary
-from .guards import repetition_loop
+from ..speech.guards import repetition_loop
 from .nmt import NmtModel, NmtRegistry
 from .phrases import PhraseMemory, join_sentences
 

@@ -3,7 +3,7 @@ device names only — never text, names or numbers."""
 
 from __future__ import annotations
 
-from .events import (
+from ..core.events import (
     DeviceState,
     DeviceStatus,
     ErrorEvent,

@@ -69,3 +69,23 @@ class Glossary:
 @lru_cache(maxsize=1)
 def default_glossary() -> Glossary:
     return Glossary.load()
+
+
+def recognition_prompts(cfg) -> dict[str, str]:
+    """Per-language Whisper prompts: the configured prefix plus a few of the bank's glossary terms in that
+    language (kept short: it costs decode time and must not leak into the output)."""
+    prompts = dict(cfg.asr.initial_prompts)
+    if cfg.asr.bias_with_glossary:
+        g = Glossary.load(cfg.translation.glossary_file) if cfg.translation.glossary_file else default_glossary()
+        terms: dict[str, list[str]] = {}
+        for (src, _tgt), pairs in g.pairs.items():
+            for term, _ in pairs:
+                if term not in terms.setdefault(src, []):
+                    terms[src].append(term)
+        sep = {"zh": "、", "ja": "、"}
+        for lang, words in terms.items():
+            if lang not in cfg.asr.bias_languages:
+                continue
+            listed = sep.get(lang, ", ").join(words[:8]) + ("。" if lang in sep else ".")  # punctuated: keeps 。 in output
+            prompts[lang] = (prompts.get(lang, "") + " " + listed).strip()
+    return prompts

@@ -12,8 +12,8 @@ from pathlib import Path
 
 def write_bundle(path: Path, loaded, report: dict, results) -> Path:
     from .diagnostics import redacted_config
-    from .display import Renderer, ensure_video_driver
-    from .scene import DiagnosticRow, SceneState
+    from ..screen.display import Renderer, ensure_video_driver
+    from ..screen.scene import DiagnosticRow, SceneState
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,11 +24,11 @@ import numpy as np
 from .agreement import LocalAgreement, join_tokens
 from .asr import DecodeOptions, Transcriber
 from .audio import Source
-from .bus import EventBus
-from .config import KioskConfig, Side
-from .conversation import Conversation
-from .errors import ErrorCode, KioskError
-from .events import (
+from ..core.bus import EventBus
+from ..core.config import KioskConfig, Side
+from ..core.conversation import Conversation
+from ..core.errors import ErrorCode, KioskError
+from ..core.events import (
     ErrorEvent,
     Event,
     FinalTranscript,
@@ -39,7 +39,7 @@ from .events import (
     Translation,
 )
 from .guards import hallucination
-from .translate import TranslationRequest, TranslationRouter
+from ..translation.router import TranslationRequest, TranslationRouter
 from .vad import FRAME, SAMPLE_RATE, Segmenter, SegmenterParams, SegmentKind
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class SpeechPipeline:
             conversation = Conversation.from_config(cfg)
             bus.listen(conversation.apply)
         self.conversation = conversation
-        self.prompts = prompts if prompts is not None else decode_prompts(cfg)
+        self.prompts = prompts if prompts is not None else dict(cfg.asr.initial_prompts)
         self._ids = itertools.count(1)
         self.queues: dict[Side, asyncio.Queue[Utterance | None]] = {}
         self.tracks: dict[Side, EnergyTrack] = {Side.TELLER: EnergyTrack(), Side.CUSTOMER: EnergyTrack()}
@@ -342,25 +342,3 @@ class SpeechPipeline:
         """Wait for in-flight partial decodes (at shutdown)."""
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
-def decode_prompts(cfg: KioskConfig) -> dict[str, str]:
-    """Per-language Whisper prompts: the configured prefix plus a few of the bank's glossary terms in that
-    language (kept short: it costs decode time and must not leak into the output)."""
-    prompts = dict(cfg.asr.initial_prompts)
-    if cfg.asr.bias_with_glossary:
-        from .glossary import Glossary, default_glossary
-
-        g = Glossary.load(cfg.translation.glossary_file) if cfg.translation.glossary_file else default_glossary()
-        terms: dict[str, list[str]] = {}
-        for (src, _tgt), pairs in g.pairs.items():
-            for term, _ in pairs:
-                if term not in terms.setdefault(src, []):
-                    terms[src].append(term)
-        sep = {"zh": "、", "ja": "、"}
-        for lang, words in terms.items():
-            if lang not in cfg.asr.bias_languages:
-                continue
-            listed = sep.get(lang, ", ").join(words[:8]) + ("。" if lang in sep else ".")  # punctuated: keeps 。 in output
-            prompts[lang] = (prompts.get(lang, "") + " " + listed).strip()
-    return prompts

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import KioskConfig, Side
-from .events import (
+from ..core.config import KioskConfig, Side
+from ..core.events import (
     DeviceState,
     DeviceStatus,
     FinalTranscript,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import ErrorCode, KioskError
 
-MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.toml"
+MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.toml"
 _CHUNK = 4 << 20
 _MARKER = ".verified.json"
 _HASHES = ".provisioned.json"  # sha256 and size of every file of a provisioned (NMT) model, recorded at `add`
@@ -255,16 +255,14 @@ class ModelStore:
         return names
 
     # ---- provisioned (NMT) models --------------------------------------------------------------------------
-    def add(self, source: Path, name: str | None = None, *, progress: Progress | None = None) -> Path:
-        """Copy a technician's model directory into the cache (atomically), record and check its hashes,
-        and make sure it loads. The kiosk verifies the recorded hashes at every start."""
-        from .nmt import read_info
-
+    def add(self, source: Path, name: str, *, license: str = "", description: str = "",
+            check: Callable[[Path], object] | None = None, progress: Progress | None = None) -> Path:
+        """Copy a technician's model directory into the cache (atomically), record the sha256 of every file, and
+        run `check` on the copy (it must load here, not at the first customer; it raises KioskError when it does
+        not). What kind of model it is, and how to load it, is the caller's business (`kiosk.provision`)."""
         source = Path(source)
         if not source.is_dir():
             raise KioskError(ErrorCode.MODEL_MISSING, f"{source} is not a directory")
-        info = read_info(source)
-        name = name or info.name
         spec = self.manifest.get(name)
         if spec is not None and spec.kind == "whisper":
             raise KioskError(ErrorCode.MODEL_CORRUPT, f"{name!r} is a Whisper model: use `kiosk models install`")
@@ -292,17 +290,15 @@ class ModelStore:
                 fo.flush()
                 os.fsync(fo.fileno())
             record[rel] = {"size": size, "sha256": h.hexdigest()}
-        (tmp / _HASHES).write_text(json.dumps({"name": name, "license": info.license, "description": info.kind,
+        (tmp / _HASHES).write_text(json.dumps({"name": name, "license": license, "description": description,
                                                "files": record}, indent=1))
         self._write_marker(tmp, self._spec_from_record(name, tmp))
-        try:  # it must load here, not at the first customer
-            from .compute import ComputePlan
-            from .nmt import NmtModel
-
-            NmtModel(tmp, ComputePlan("cpu", "int8", 1))
-        except KioskError:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        if check is not None:
+            try:
+                check(tmp)
+            except KioskError:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
         return self._swap_in(tmp, name)
 
     def _spec_from_record(self, name: str, directory: Path) -> ModelSpec:

@@ -55,6 +55,6 @@ def join_tokens(toks: list[str]) -> str:
 
 
 def _cjk(s: str) -> bool:
-    from .text import script_of
+    from ..core.scripts import script_of
 
     return any(script_of(c) == "cjk" for c in s)

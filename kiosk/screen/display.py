@@ -15,10 +15,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import DisplaySection, PrivacySection, Side
-from .errors import ErrorCode, KioskError
-from .events import TranslationPath, UiAction, UiCommand
-from .privacy import MaskRules, mask_text
+from ..core.config import DisplaySection, PrivacySection, Side
+from ..core.errors import ErrorCode, KioskError
+from ..core.events import TranslationPath, UiAction, UiCommand
+from ..core.privacy import MaskRules, mask_text
 from .scene import LANGUAGE_NAMES, Caption, Overlay, SceneState
 from .text import CJK_REGION, find_fonts, script_of, visual_order, wrap
 
@@ -245,7 +245,7 @@ class Renderer:
     def render(self, state: SceneState, now: float = 0.0):
         pg = self.pg
         if state.pattern is not None and state.diagnostics is not None:  # diagnostics: a full-panel test pattern
-            from .diagnostics import test_pattern
+            from .patterns import test_pattern
 
             return test_pattern(state.pattern, self.size, step=int(now * 120))
         scene = state.scene(now)

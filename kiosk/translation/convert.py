@@ -7,7 +7,7 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from .errors import ErrorCode, KioskError
+from ..core.errors import ErrorCode, KioskError
 from .nmt import KINDS
 
 TOKENIZER_FILES = {

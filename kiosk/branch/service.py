@@ -10,13 +10,13 @@ import logging
 import time
 from collections import deque
 
-from .bus import EventBus
-from .config import KioskConfig, Side
-from .conversation import Conversation
+from ..core.bus import EventBus
+from ..core.config import KioskConfig, Side
+from ..core.conversation import Conversation
 from .devices import READ_FAILED
-from .errors import ErrorCode
-from .events import CardRead, ErrorEvent, Event, NfcTap, Notice, TicketIssued, UiAction, UiCommand
-from .queue import Ticket, TicketStore
+from ..core.errors import ErrorCode
+from ..core.events import CardRead, ErrorEvent, Event, NfcTap, Notice, TicketIssued, UiAction, UiCommand
+from .tickets import Ticket, TicketStore
 
 log = logging.getLogger(__name__)
 

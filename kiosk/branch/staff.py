@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .queue import TicketStore
+from .tickets import TicketStore
 
 log = logging.getLogger(__name__)
 
