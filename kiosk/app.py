@@ -1,4 +1,6 @@
-"""Wires config, models, audio, pipeline, bus and screen together and runs them on one asyncio loop."""
+"""Wires config, models, audio, the speech path, the translation stage, bus and screen together and runs them on
+one asyncio loop. Listener floors on the bus (see `core.bus`): the conversation on DOMAIN; the branch service and the
+service mode on SERVICE; the scene on VIEW; console, metrics and recorders on OBSERVER."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from .core.bus import EventBus
+from .core.bus import EventBus, Order
 from .core.config import KioskConfig, Side
 from .core.errors import KioskError
 from .core.events import (
@@ -77,26 +79,36 @@ class KioskApp:
         transcriber_factory: Callable[[], object] | None = None,
         script: list[tuple[float, Callable[[], None]]] = (),
         loaded=None,
+        record_events: bool = False,
     ) -> None:
+        from .core.config import LoadedConfig
+        from .core.conversation import Conversation
+
         self.cfg = cfg
         self.screenshot_dir = screenshot_dir
         self.exit_when_done = exit_when_done
         self.speed = speed
         self.out = out
         self.bus = EventBus()
-        from .core.conversation import Conversation
-
-        # the scene feeds the one Conversation (languages, elderly mode); pipeline and branch service read it
+        self.conversation = Conversation.from_config(cfg)  # domain state: fed first, read by everyone
+        self.bus.listen(self.conversation.apply, Order.DOMAIN)
         self.scene = SceneState(cfg.languages.teller, cfg.languages.customer_default, history=cfg.display.history,
-                                conversation=Conversation.from_config(cfg))
+                                conversation=self.conversation)
+        self.bus.listen(self.scene.apply, Order.VIEW)
+        from .service.live import LiveState
+
+        self.live = LiveState()  # what diagnostics read in a running kiosk
+        self.bus.listen(self.live.on_event, Order.OBSERVER)
+        # tests and benches read the whole event stream; a kiosk in service keeps no history of what was said
         self.events: list[Event] = []
+        self.record_events = record_events
         self.screenshots: list[Path] = []
         self._transcriber_factory = transcriber_factory
         self._t0 = time.monotonic()
         self._shot_pending: str | None = None
         self.service_mode = None
-        from .core.config import LoadedConfig
-
+        self.speech = None
+        self.translation = None
         self.loaded = loaded if loaded is not None else LoadedConfig(cfg, ())
         self.script = list(script)  # (seconds after start, action): the demo's card placements
 
@@ -104,8 +116,8 @@ class KioskApp:
     def _load_transcriber(self):
         if self._transcriber_factory is not None:
             return self._transcriber_factory()
-        from .speech.asr import FallbackTranscriber, load_configured
         from .core.compute import ComputePlan
+        from .speech.asr import FallbackTranscriber, load_configured
 
         first = load_configured(self.cfg)
         engine = FallbackTranscriber(
@@ -128,8 +140,8 @@ class KioskApp:
 
     # ---- event handling ------------------------------------------------------------------------------------
     def _on_event(self, ev: Event) -> None:
-        self.events.append(ev)
-        self.scene.apply(ev)
+        if self.record_events:
+            self.events.append(ev)
         line = format_event(ev, self._t0)
         if line:
             print(line, file=self.out, flush=True)
@@ -144,14 +156,14 @@ class KioskApp:
 
     # ---- run -----------------------------------------------------------------------------------------------
     async def run(self) -> int:
-        from .speech.audio import open_source
         from .screen.display import Display, Renderer
-        from .speech.pipeline import SpeechPipeline
+        from .speech.audio import open_source
+        from .speech.path import SpeechPath
         from .speech.vad import SileroScorer
 
         loop = asyncio.get_running_loop()
         self.bus.bind(loop)
-        self.bus.listen(self._on_event)
+        self.bus.listen(self._on_event, Order.OBSERVER)
         stop = asyncio.Event()
         self._loop, self._stop = loop, stop
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -182,55 +194,73 @@ class KioskApp:
                 display.close()
                 return 2
 
-        from .branch.service import BranchService
         from .branch.devices import DeviceHub
-        from .branch.tickets import TicketStore, businesses_from_config
-        from .branch.staff import StaffNotifier, topic_prefix
         from .branch.metrics import Metrics
+        from .branch.service import BranchService
+        from .branch.staff import StaffNotifier, topic_prefix
+        from .branch.tickets import TicketStore, businesses_from_config
 
         self.metrics = Metrics()
-        self.bus.listen(self.metrics.on_event)
+        self.bus.listen(self.metrics.on_event, Order.OBSERVER)
         if self.cfg.telemetry.metrics_port:
             self._metrics_server = self.metrics.serve(self.cfg.telemetry.metrics_port)
-        hub = DeviceHub(self.cfg, self.bus)
+        hub = self.hub = DeviceHub(self.cfg, self.bus)
         hub.start()
         store = TicketStore(self.cfg.queue.database.expanduser(), businesses_from_config(self.cfg),
                             topic_prefix=topic_prefix(self.cfg))
         store.purge(self.cfg.queue.retention_days)
-        notifier = None
+        notifier = self.notifier = None
         if self.cfg.staff.mqtt_host:
-            notifier = StaffNotifier(store, self.cfg.staff.mqtt_host, self.cfg.staff.mqtt_port, topic_prefix(self.cfg),
-                                     heartbeat_s=self.cfg.staff.heartbeat_s).start()
+            notifier = self.notifier = StaffNotifier(store, self.cfg.staff.mqtt_host, self.cfg.staff.mqtt_port,
+                                                     topic_prefix(self.cfg), heartbeat_s=self.cfg.staff.heartbeat_s).start()
         self.branch = BranchService(self.cfg, self.bus, store, hub=hub, notifier=notifier,
-                                    conversation=self.scene.conversation)
+                                    conversation=self.conversation)
         from .service.mode import ServiceMode
 
-        self.service_mode = ServiceMode(self.loaded, self.bus, self.scene)
+        from .service.control import ControlServer
+
+        self.live.hub, self.live.notifier = hub, notifier
+        self.service_mode = ServiceMode(self.loaded, self.bus, live=self.live)
+        control = ControlServer(self.cfg.diagnostics.resolved_control_socket(), self.loaded, self.live)
+        await control.start()
         for delay, action in self.script:
             loop.call_later(delay / self.speed, action)
 
+        from .translation.glossary import recognition_prompts
         from .translation.router import build_router
+        from .translation.stage import TranslationStage
 
         registry, nmt_errors = await asyncio.to_thread(self._load_nmt)
+        self.live.nmt_registry = registry
         for e in nmt_errors:
             self.bus.publish(ErrorEvent(stage="mt", code=e.code, message=str(e)))
-        router = build_router(self.cfg, transcriber, registry)
-        pipeline = SpeechPipeline(self.cfg, self.bus, transcriber, router, SileroScorer,
-                                  conversation=self.scene.conversation)
         tasks: list[asyncio.Task] = []
-        for side in (Side.TELLER, Side.CUSTOMER):
-            try:
-                source = open_source(side, self.cfg.audio.for_side(side), speed=self.speed)
-            except KioskError as e:
-                self.bus.publish(ErrorEvent(stage="audio", code=e.code, message=str(e), side=side))
-                continue
-            if source is None:
-                continue
-            tasks.append(asyncio.create_task(pipeline.capture(source), name=f"capture-{side}"))
-            tasks.append(asyncio.create_task(pipeline.recognise(side), name=f"recognise-{side}"))
+        serving: list[asyncio.Task] = []
+        if transcriber is not None:
+            self.speech = SpeechPath(self.cfg, self.bus, transcriber, SileroScorer, self.conversation,
+                                     prompts=recognition_prompts(self.cfg))
+            router = build_router(self.cfg, self.speech.scheduler.transcriber_for_translation(), registry)
+            self.translation = TranslationStage.from_config(self.cfg, router, self.bus, self.conversation)
+            self.speech.recognition.on_final = self.translation.submit_final
+            self.speech.recognition.on_committed = self.translation.submit_committed
+            self.speech.start()
+            self.live.transcriber, self.live.speech, self.live.translation = transcriber, self.speech, self.translation
+            serving.append(asyncio.create_task(self.translation.serve(), name="translation"))
+            for side in (Side.TELLER, Side.CUSTOMER):
+                try:
+                    source = open_source(side, self.cfg.audio.for_side(side), speed=self.speed)
+                except KioskError as e:
+                    self.bus.publish(ErrorEvent(stage="audio", code=e.code, message=str(e), side=side))
+                    continue
+                if source is not None:
+                    tasks.append(asyncio.create_task(self.speech.capture(source), name=f"capture-{side}"))
 
         async def watch_done() -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.speech is not None:
+                await self.speech.drain()
+            if self.translation is not None:
+                await self.translation.drain()
             if self.exit_when_done:
                 stop.set()
 
@@ -241,8 +271,16 @@ class KioskApp:
             t.cancel()
         watcher.cancel()
         await asyncio.gather(*tasks, watcher, return_exceptions=True)
-        await pipeline.drain()
+        if self.speech is not None:
+            await self.speech.drain()
+            await self.speech.close()
+        if self.translation is not None:
+            await self.translation.drain()
+            self.translation.close()
+            await asyncio.gather(*serving, return_exceptions=True)
+            await asyncio.to_thread(self.translation.shutdown)
         await self.branch.drain()
+        await control.close()
         await render
         await asyncio.to_thread(hub.stop)
         if notifier is not None:
@@ -262,6 +300,8 @@ class KioskApp:
         self._loop.call_soon_threadsafe(self._stop.set)
 
     async def _render_loop(self, display, stop: asyncio.Event) -> None:
+        from .core.sdnotify import notify
+
         period = 1.0 / self.cfg.display.fps
         next_t = time.perf_counter()
         while not stop.is_set():
@@ -275,8 +315,6 @@ class KioskApp:
                 self.service_mode.tick()
             display.draw()
             if display.frames % 150 == 0:  # the render loop is alive: keep the systemd watchdog fed
-                from .core.sdnotify import notify
-
                 notify("WATCHDOG=1")
             self._maybe_screenshot(display)
             next_t += period

@@ -388,7 +388,7 @@ def bench_pipeline(speed: float = 1.0) -> dict[str, Any]:
             card.place(specimen_card())
 
         t_start = time.monotonic()
-        kiosk = KioskApp(cfg, exit_when_done=True, out=io.StringIO(), speed=speed, script=[(6.0, place)], loaded=loaded)
+        kiosk = KioskApp(cfg, record_events=True, exit_when_done=True, out=io.StringIO(), speed=speed, script=[(6.0, place)], loaded=loaded)
         asyncio.run(kiosk.run())
         wall = time.monotonic() - t_start
         for kind in ("idcardsim", "pn532sim", "escpossim"):
@@ -491,7 +491,7 @@ def soak(minutes: float, out_every_s: float = 10.0, speed: float = 2.0) -> dict[
         cfg = loaded.config
         until = time.monotonic() + minutes * 60
         card, tag = get_emulator("idcardsim", "demo"), get_emulator("pn532sim", "demo")
-        kiosk = KioskApp(cfg, out=io.StringIO(), loaded=loaded)
+        kiosk = KioskApp(cfg, record_events=True, out=io.StringIO(), loaded=loaded)
         samples: list[dict[str, float]] = []
         faults: list[str] = []
         stop = threading.Event()

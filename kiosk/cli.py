@@ -299,9 +299,11 @@ def diagnose(
     listen: Annotated[float, typer.Option(help="seconds of live microphone level reading (\"speak now\")")] = 0.0,
     no_self_test: Annotated[bool, typer.Option("--no-self-test", help="skip loading Whisper for the speech self-test")] = False,
     pin_hash: Annotated[Optional[str], typer.Option("--pin-hash", help="print the hash of a PIN for diagnostics.pin_sha256")] = None,
+    standalone: Annotated[bool, typer.Option("--standalone", help="probe the hardware even if a kiosk is running")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Run the field checks headless: Rich table, JSON report, exit 0 pass / 1 warn / 2 fail."""
+    """Run the field checks headless: Rich table, JSON report, exit 0 pass / 1 warn / 2 fail. When a kiosk is
+    running, it runs the checks on its live state (nothing is re-opened or loaded twice)."""
     if pin_hash is not None:
         from .service.unlock import pin_hash as hash_pin
 
@@ -314,9 +316,19 @@ def diagnose(
     if unknown:
         err.print(f"unknown check(s): {', '.join(sorted(unknown))} (one of: {', '.join(dg.CHECKS)})")
         raise typer.Exit(2)
-    ctx = dg.Context(loaded, full=full, asr_self_test=not no_self_test, listen_s=listen)
-    results = dg.run_checks(ctx, only)
-    rep = dg.report(ctx, results)
+    from .service.control import ask
+
+    answer = None
+    if not standalone:  # a running kiosk holds the ports, microphones and models: ask it
+        answer = ask(loaded.config.diagnostics.resolved_control_socket(), {"cmd": "diagnose", "only": only, "full": full})
+    if answer is not None and "report" in answer:
+        rep = answer["report"]
+        results = [dg.CheckResult(**r) for r in rep["results"]]
+        console.print("checks run by the running kiosk (its live state; nothing re-opened)")
+    else:
+        ctx = dg.Context(loaded, full=full, asr_self_test=not no_self_test, listen_s=listen)
+        results = dg.run_checks(ctx, only)
+        rep = dg.report(ctx, results)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rep, indent=2, ensure_ascii=False), encoding="utf-8")
     colours = {"pass": "green", "warn": "yellow", "fail": "red"}
@@ -362,7 +374,7 @@ def doctor(config: ConfigOpt = None) -> None:
     from .service import diagnostics as dg
 
     loaded = _load(config)
-    ctx = dg.Context(loaded, asr_self_test=False)
+    ctx = dg.Context(loaded, asr_self_test=False, load_translation=False)  # files only: nothing is loaded
     results = [r for r in dg.run_checks(ctx, ["models", "display", "config"])
                if not r.name.startswith("translation") and r.name != "render speed"]
     cfg = loaded.config

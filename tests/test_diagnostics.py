@@ -233,6 +233,7 @@ def test_on_screen_unlock_runs_the_checks_and_times_out(tmp_path):
     import asyncio
 
     from kiosk.core.bus import EventBus
+    from kiosk.core.bus import Order
     from kiosk.core.events import Notice, UiAction, UiCommand
     from kiosk.screen.scene import SceneState
     from kiosk.service.mode import ServiceMode
@@ -249,13 +250,14 @@ def test_on_screen_unlock_runs_the_checks_and_times_out(tmp_path):
         notices = []
         bus.listen(lambda e: notices.append(e) if isinstance(e, Notice) else None)
         scene = SceneState("zh", "en")
-        mode = ServiceMode(loaded, bus, scene, clock=clock)
+        bus.listen(scene.apply, Order.VIEW)  # the screen only renders what the service mode publishes
+        mode = ServiceMode(loaded, bus, clock=clock)
 
         def press(action, value=""):
             bus.publish(UiCommand(action=action, value=value))
 
         press(UiAction.DIAGNOSTICS)
-        assert scene.pin_entry == ""
+        assert scene.pin_entry == 0
         for d in "1234":
             press(UiAction.PIN, d)
         press(UiAction.PIN, "enter")
@@ -264,7 +266,7 @@ def test_on_screen_unlock_runs_the_checks_and_times_out(tmp_path):
         for d in "24689":
             press(UiAction.PIN, d)
         press(UiAction.PIN, "back")
-        assert scene.pin_entry == "2468"
+        assert scene.pin_entry == 4 and mode._pin == "2468"  # the screen knows how many digits, never which
         press(UiAction.PIN, "enter")
         assert scene.diagnostics is not None and scene.scene(0) == "diagnostics"
         await mode.task
@@ -292,9 +294,12 @@ def test_on_screen_unlock_runs_the_checks_and_times_out(tmp_path):
         assert seen == list(PATTERNS) and scene.pattern is None
         import pygame
 
-        scene.pattern = "black"
+        press(UiAction.PATTERN)
+        assert scene.pattern == "black"
         assert not pygame.surfarray.array3d(renderer.render(scene, 0)).any()  # black = clear glass
-        scene.pattern = None
+        for _ in PATTERNS:
+            press(UiAction.PATTERN)
+        assert scene.pattern is None and scene.diagnostics is not None
         press(UiAction.DIAGNOSTICS)  # D again closes it
         assert scene.diagnostics is None
 

@@ -11,6 +11,13 @@ from kiosk.screen.scene import SceneState
 from kiosk.screen.text import find_fonts, visual_order, wrap
 
 
+def feed(state, ev):
+    """What the bus does (core.bus): the conversation, domain state, first; then the screen state, a view."""
+    state.conversation.apply(ev)
+    state.apply(ev)
+
+
+
 def arr(surface) -> np.ndarray:
     return pygame.surfarray.array3d(surface).transpose(1, 0, 2).astype(np.int16)  # (h, w, 3)
 
@@ -38,11 +45,11 @@ def find_line(frame: np.ndarray, line: np.ndarray, x: int) -> int | None:
 
 def conversation(teller_text="Please show me your ID card.", customer_text="口座を開きたいです。"):
     s = SceneState("en", "ja")
-    s.apply(FinalTranscript(side=Side.TELLER, utterance_id="t1", text=teller_text, language="en",
+    feed(s, FinalTranscript(side=Side.TELLER, utterance_id="t1", text=teller_text, language="en",
                             language_probability=1.0, audio_s=2, asr_s=0.2))
-    s.apply(Translation(side=Side.TELLER, utterance_id="t1", source_language="en", target_language="ja",
+    feed(s, Translation(side=Side.TELLER, utterance_id="t1", source_language="en", target_language="ja",
                         source_text=teller_text, text="身分証明書を見せてください。", path=TranslationPath.NMT))
-    s.apply(FinalTranscript(side=Side.CUSTOMER, utterance_id="c1", text=customer_text, language="ja",
+    feed(s, FinalTranscript(side=Side.CUSTOMER, utterance_id="c1", text=customer_text, language="ja",
                             language_probability=0.99, audio_s=2, asr_s=0.2))
     return s
 

@@ -61,7 +61,7 @@ def teller_wav(tmp_path_factory):
 def test_recorded_clip_gives_final_transcript_and_a_frame_showing_it(tmp_path, teller_wav, whisper):
     cfg = make_config(tmp_path, teller_wav)
     out = io.StringIO()
-    kiosk = KioskApp(cfg, screenshot_dir=tmp_path / "shots", exit_when_done=True, out=out,
+    kiosk = KioskApp(cfg, record_events=True, screenshot_dir=tmp_path / "shots", exit_when_done=True, out=out,
                      transcriber_factory=lambda: whisper)
     assert asyncio.run(asyncio.wait_for(kiosk.run(), 120)) == 0
     kinds = [type(e) for e in kiosk.events]
@@ -89,7 +89,7 @@ def test_recorded_clip_gives_final_transcript_and_a_frame_showing_it(tmp_path, t
 def test_missing_model_is_reported_with_the_fix(tmp_path, teller_wav, monkeypatch):
     monkeypatch.setenv("KIOSK_MODEL_CACHE", str(tmp_path / "empty-cache"))
     cfg = make_config(tmp_path, teller_wav)
-    kiosk = KioskApp(cfg, exit_when_done=True, out=io.StringIO())
+    kiosk = KioskApp(cfg, record_events=True, exit_when_done=True, out=io.StringIO())
     assert asyncio.run(asyncio.wait_for(kiosk.run(), 60)) == 2
     err = next(e for e in kiosk.events if isinstance(e, ErrorEvent))
     assert err.code is ErrorCode.MODEL_MISSING and "kiosk models install whisper-base" in err.message
@@ -98,7 +98,7 @@ def test_missing_model_is_reported_with_the_fix(tmp_path, teller_wav, monkeypatc
 
 def test_missing_audio_file_names_the_config_key(tmp_path, teller_wav, whisper):
     cfg = make_config(tmp_path, teller_wav, customer=f'source = "file"\nfile = "{tmp_path}/nope.wav"')
-    kiosk = KioskApp(cfg, exit_when_done=True, out=io.StringIO(), transcriber_factory=lambda: whisper)
+    kiosk = KioskApp(cfg, record_events=True, exit_when_done=True, out=io.StringIO(), transcriber_factory=lambda: whisper)
     assert asyncio.run(asyncio.wait_for(kiosk.run(), 120)) == 0
     errs = [e for e in kiosk.events if isinstance(e, ErrorEvent)]
     assert errs[0].code is ErrorCode.AUDIO_FILE and errs[0].message.startswith("audio.customer.file:")

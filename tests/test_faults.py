@@ -107,19 +107,20 @@ class VanishingSource(Source):
 
 def _pipeline(cfg, whisper):
     from kiosk.core.bus import EventBus
-    from kiosk.speech.pipeline import SpeechPipeline
-    from kiosk.translation.router import TranslationRouter
+    from kiosk.core.conversation import Conversation
+    from kiosk.speech.path import SpeechPath
     from kiosk.speech.vad import SileroScorer
 
     bus = EventBus()
     events = []
     bus.listen(events.append)
-    return bus, events, SpeechPipeline(cfg, bus, whisper, TranslationRouter([]), SileroScorer)
+    return bus, events, SpeechPath(cfg, bus, whisper, SileroScorer, Conversation.from_config(cfg))
 
 
-async def _run_source(bus, pipeline, source):
+async def _run_source(bus, path, source):
     bus.bind(asyncio.get_running_loop())
-    await asyncio.gather(pipeline.capture(source), pipeline.recognise(source.side))
+    await path.run([source])
+    await path.close()
 
 
 @pytest.mark.slow
@@ -176,7 +177,7 @@ def test_corrupt_model_shows_a_notice_and_the_kiosk_keeps_running(tmp_path, monk
     site = tmp_path / "site.toml"
     site.write_text(f'[audio.teller]\nsource = "none"\n[audio.customer]\nsource = "none"\n'
                     f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n[display]\nwidth = 640\nheight = 360\n')
-    kiosk = KioskApp(load_config([site]).config, out=io.StringIO(), script=[(1.0, lambda: kiosk.request_stop())])
+    kiosk = KioskApp(load_config([site]).config, record_events=True, out=io.StringIO(), script=[(1.0, lambda: kiosk.request_stop())])
     assert asyncio.run(asyncio.wait_for(kiosk.run(), 60)) == 0  # ran until asked to stop
     err = next(e for e in kiosk.events if isinstance(e, ErrorEvent))
     assert err.code is ErrorCode.MODEL_CORRUPT and "install --force" in err.message

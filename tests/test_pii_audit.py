@@ -75,7 +75,7 @@ height = 360
     listener = Listener(broker.port)
     card, tag = get_emulator("idcardsim", "pii"), get_emulator("pn532sim", "pii")
     out = io.StringIO()
-    kiosk = KioskApp(cfg, screenshot_dir=work / "shots", out=out, transcriber_factory=lambda: whisper,
+    kiosk = KioskApp(cfg, record_events=True, screenshot_dir=work / "shots", out=out, transcriber_factory=lambda: whisper,
                      script=[(0.2, lambda: card.place(specimen_card())),
                              (0.5, lambda: tag.present(EmulatedTag(bytes.fromhex(UID), sel_res=0x20,
                                                                    ats=bytes.fromhex("0578807002"))))])

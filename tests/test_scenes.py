@@ -22,6 +22,13 @@ from kiosk.screen.scene import SceneState
 
 from .test_display import arr, find_line, line_image
 
+
+def feed(state, ev):
+    """What the bus does (core.bus): the conversation, domain state, first; then the screen state, a view."""
+    state.conversation.apply(ev)
+    state.apply(ev)
+
+
 GOLDEN = Path(__file__).parent / "golden"
 CFG = load_config().config
 SMALL = CFG.display.model_copy(update={"width": 960, "height": 540})
@@ -92,9 +99,9 @@ def test_no_overflow_in_any_language(fonts, lang, repeat, elderly):
     text = " ".join([SAMPLES[lang]] * repeat) if lang not in ("zh", "ja") else SAMPLES[lang] * repeat
     r = Renderer(SMALL, CFG.privacy, fonts=fonts)
     s = SceneState("en", lang, elderly=elderly)
-    s.apply(FinalTranscript(side=Side.TELLER, utterance_id="t1", text="Please sign here.", language="en",
+    feed(s, FinalTranscript(side=Side.TELLER, utterance_id="t1", text="Please sign here.", language="en",
                             language_probability=1, audio_s=1, asr_s=0.1))
-    s.apply(Translation(side=Side.TELLER, utterance_id="t1", source_language="en", target_language=lang,
+    feed(s, Translation(side=Side.TELLER, utterance_id="t1", source_language="en", target_language=lang,
                         source_text="Please sign here.", text=text, path=TranslationPath.NMT))
     frame = arr(r.render(s))
     for side, zone in r.zones().items():
@@ -107,7 +114,7 @@ def test_elderly_mode_is_large_high_contrast_and_brief(fonts):
     r = Renderer(SMALL, CFG.privacy, fonts=fonts)
     state, now, _ = sample_scene("conversation", CFG)
     normal = arr(r.render(state, now))
-    state.apply(UiCommand(action=UiAction.ELDERLY))
+    feed(state, UiCommand(action=UiAction.ELDERLY))
     assert state.elderly
     elderly = arr(r.render(state, now))
     zone = r.zones()[Side.CUSTOMER]
@@ -143,13 +150,13 @@ def test_elderly_from_the_card_birth_date():
 
 def test_teller_commands():
     s, now, _ = sample_scene("conversation", CFG)
-    s.apply(UiCommand(t=now, action=UiAction.REPEAT))
+    feed(s, UiCommand(t=now, action=UiAction.REPEAT))
     assert s.overlay is not None and s.overlay.text.startswith("かしこまりました")
-    s.apply(UiCommand(t=now, action=UiAction.LANGUAGE))
+    feed(s, UiCommand(t=now, action=UiAction.LANGUAGE))
     assert s.customer_language == s.customer_languages[(list(s.customer_languages).index("ja") + 1) % len(s.customer_languages)]
-    s.apply(UiCommand(t=now, action=UiAction.LANGUAGE, value="ko"))
+    feed(s, UiCommand(t=now, action=UiAction.LANGUAGE, value="ko"))
     assert s.customer_language == "ko"
-    s.apply(UiCommand(t=now, action=UiAction.CLEAR))
+    feed(s, UiCommand(t=now, action=UiAction.CLEAR))
     assert not s.captions and s.scene(now) == "attract"
 
 
@@ -182,7 +189,7 @@ def test_unchanged_zones_are_not_redrawn(fonts):
     r.render(state, now)
     r.render(state, now + 1)
     assert len(calls) == 2  # two zones once; the second frame reuses both
-    state.apply(UiCommand(t=now, action=UiAction.ELDERLY))
+    feed(state, UiCommand(t=now, action=UiAction.ELDERLY))
     r.render(state, now + 2)
     assert len(calls) == 4
 
@@ -194,7 +201,7 @@ def test_name_masking_on_screen_and_in_logs(fonts, capsys):
 
     r = Renderer(SMALL, CFG.privacy, fonts=fonts)
     s = SceneState("zh", "en")
-    s.apply(FinalTranscript(side=Side.CUSTOMER, utterance_id="c1", text="你好，我叫张三丰，手机13812345678", language="zh",
+    feed(s, FinalTranscript(side=Side.CUSTOMER, utterance_id="c1", text="你好，我叫张三丰，手机13812345678", language="zh",
                             language_probability=1, audio_s=1, asr_s=0.1))
     shown = " ".join(" ".join(lines) for lines, *_ in r._caption_block(s.captions["c1"], Side.TELLER, "zh", 5000))
     assert "张三丰" not in shown and "张**" in shown and "138****5678" in shown
@@ -222,7 +229,7 @@ def test_portrait_panel_draws_upright_and_rotates_the_output(fonts):
 def test_ticket_fits_in_elderly_mode(fonts):
     r = Renderer(SMALL, CFG.privacy, fonts=fonts)
     state, now, _ = sample_scene("ticket", CFG)
-    state.apply(UiCommand(t=now, action=UiAction.ELDERLY, value="on"))
+    feed(state, UiCommand(t=now, action=UiAction.ELDERLY, value="on"))
     frame = arr(r.render(state, now))
     zone = r.zones()[Side.CUSTOMER]
     z = frame[zone.top : zone.bottom, zone.left : zone.right]

@@ -16,7 +16,7 @@ from kiosk.speech.audio import read_audio_file
 from kiosk.core.config import Side, load_config
 from kiosk.core.events import FinalTranscript, PartialTranscript, SpeechStarted
 from kiosk.speech.guards import compression_ratio, hallucination, repetition_loop
-from kiosk.speech.pipeline import bleed_verdict
+from kiosk.speech.bleed import bleed_verdict
 
 from .conftest import espeak_wav
 from .test_asr import wer
@@ -180,7 +180,7 @@ database = "{tmp_path}/queue.sqlite3"
 {extra}
 """)
     cfg = load_config([site]).config
-    kiosk = KioskApp(cfg, exit_when_done=True, out=io.StringIO(), transcriber_factory=lambda: whisper)
+    kiosk = KioskApp(cfg, record_events=True, exit_when_done=True, out=io.StringIO(), transcriber_factory=lambda: whisper)
     assert asyncio.run(asyncio.wait_for(kiosk.run(), 120)) == 0
     return kiosk
 

@@ -10,7 +10,7 @@ import logging
 import time
 from collections import deque
 
-from ..core.bus import EventBus
+from ..core.bus import EventBus, Order
 from ..core.config import KioskConfig, Side
 from ..core.conversation import Conversation
 from .devices import READ_FAILED
@@ -41,12 +41,12 @@ class BranchService:
         self.counter = counter
         if conversation is None:  # standalone: our own conversation, fed from the bus
             conversation = Conversation.from_config(cfg)
-            bus.listen(conversation.apply)
+            bus.listen(conversation.apply, Order.DOMAIN)
         self.conversation = conversation
         self.issued: list[Ticket] = []
         self._failed: deque[float] = deque(maxlen=HELP_AFTER_FAILED_READS)
         self._tasks: set[asyncio.Task] = set()
-        bus.listen(self._on_event)
+        bus.listen(self._on_event, Order.SERVICE)
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -298,6 +298,16 @@ class DiagnosticsSection(_Frozen):
     max_attempts: int = Field(3, ge=1, le=10)
     lockout_s: float = Field(60.0, ge=5, le=3600)
     idle_timeout_s: float = Field(120.0, ge=10, le=3600)
+    control_socket: str = ""  # where a running kiosk answers `kiosk diagnose`; "" = the runtime directory
+
+    def resolved_control_socket(self) -> Path:
+        if self.control_socket:
+            return Path(self.control_socket).expanduser()
+        import os
+
+        run = os.environ.get("RUNTIME_DIRECTORY") or (
+            f"{os.environ['XDG_RUNTIME_DIR']}/kiosk" if os.environ.get("XDG_RUNTIME_DIR") else f"/tmp/kiosk-{os.getuid()}")
+        return Path(run.split(":")[0]) / "control.sock"
 
 
 class TelemetrySection(_Frozen):

@@ -1,7 +1,9 @@
 """Who speaks which language at the counter, and whether the customer is served in elderly mode: one set of rules,
-one object, read by the screen, the speech pipeline and the branch service alike.
+one object, read by the screen, the speech path, the translation stage and the branch service alike.
 
-Whoever creates a Conversation feeds it the bus events (`apply`); the others only read it."""
+Domain state, not view state: the app feeds it every bus event on the DOMAIN floor (`bus.listen(conversation.apply,
+Order.DOMAIN)`), so by the time any service or view sees an event, the conversation already reflects it. Everyone
+else only reads it."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ class Conversation:
         self.customer_languages = tuple(customer_languages)
         self.elderly = elderly
         self.min_confidence = min_confidence
+        self.version = 0  # bumped on every change (the screen redraws when it moves)
 
     @classmethod
     def from_config(cls, cfg) -> "Conversation":
@@ -45,4 +48,6 @@ class Conversation:
                 self.elderly = {"on": True, "off": False}.get(ev.value, not self.elderly)
         elif isinstance(ev, (CardRead, TicketIssued)) and ev.elderly:
             self.elderly = True
-        return (self.customer, self.elderly) != before
+        changed = (self.customer, self.elderly) != before
+        self.version += changed
+        return changed

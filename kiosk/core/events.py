@@ -28,6 +28,8 @@ class EventType(StrEnum):
     SOURCE_FINISHED = "source-finished"
     UI_COMMAND = "ui-command"
     NOTICE = "notice"
+    UTTERANCE_DROPPED = "utterance-dropped"
+    SERVICE_VIEW = "service-view"
 
 
 class TranslationPath(StrEnum):
@@ -95,6 +97,31 @@ class FinalTranscript(Event):
     asr_s: float
     no_speech_prob: float = 0.0
     avg_logprob: float = 0.0
+
+
+class DropReason(StrEnum):
+    """Why an utterance got no caption (bounded codes: metrics label them). The guard reasons are
+    `speech.guards.hallucination`'s return values."""
+
+    BLEED = "bleed"  # the other side's speech picked up by this microphone
+    BACKLOG = "backlog"  # the recogniser fell too far behind: the oldest waiting utterance was dropped
+    SILENCE = "non-speech"  # the VAD heard (almost) no speech in it
+    NO_SPEECH = "no-speech-prob"  # Whisper's own no-speech signal
+    PHRASE = "silence-phrase"  # a classic silence hallucination ("Thank you for watching")
+    LOOP = "repetition-loop"  # a decoder repetition loop
+    COMPRESSION = "compression-ratio"  # a compression-ratio outlier
+    EMPTY = "empty"
+    FAILED = "failed"  # recognition raised
+
+
+@dataclass(frozen=True, kw_only=True)
+class UtteranceDropped(Event):
+    """An utterance that ended without a caption, and why (nothing is dropped silently)."""
+
+    type: ClassVar[EventType] = EventType.UTTERANCE_DROPPED
+    side: Side
+    utterance_id: str
+    reason: DropReason
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,6 +222,25 @@ class UiCommand(Event):
     type: ClassVar[EventType] = EventType.UI_COMMAND
     action: UiAction
     value: str = ""
+
+
+@dataclass(frozen=True)
+class DiagnosticRow:
+    name: str
+    status: str  # pass | warn | fail
+    hint: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceView(Event):
+    """What the service mode wants on the teller's half: nothing, the PIN pad, the check list or a test pattern.
+    The service mode publishes it; the screen state renders it (the service mode never writes screen state)."""
+
+    type: ClassVar[EventType] = EventType.SERVICE_VIEW
+    mode: str  # off | pin | checks | pattern
+    rows: tuple[DiagnosticRow, ...] = ()
+    pin_length: int = 0  # digits typed so far (never the digits)
+    pattern: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

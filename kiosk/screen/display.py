@@ -337,7 +337,7 @@ class Renderer:
             title = f"{LANGUAGE_NAMES.get(state.teller_language)} ⇄ {LANGUAGE_NAMES.get(state.customer_language)}{dot}"
         y = self._blit_lines(zone, [title], small, pal.badge, lang, margin, margin // 2)
         if reader in (Side.TELLER, None) and state.pin_entry is not None:
-            y = self._blit_lines(zone, ["Diagnostics PIN: " + "●" * len(state.pin_entry) + "_"], self._px(34),
+            y = self._blit_lines(zone, ["Diagnostics PIN: " + "●" * state.pin_entry + "_"], self._px(34),
                                  pal.accent, "en", margin, y)
         if reader in (Side.TELLER, None):  # notices (devices, models) are for the teller only
             for note in list(state.notices.values())[-3:]:

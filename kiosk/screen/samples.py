@@ -5,18 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.config import KioskConfig, Side
+from ..core.conversation import Conversation
 from ..core.events import (
     DeviceState,
+    DiagnosticRow,
+    Event,
     DeviceStatus,
     FinalTranscript,
     PartialTranscript,
+    ServiceView,
     TicketIssued,
     Translation,
     TranslationPath,
     UiAction,
     UiCommand,
 )
-from .scene import DiagnosticRow, SceneState
+from .scene import SceneState
 
 SCENES = ("attract", "conversation", "partial", "ticket", "notices", "elderly", "rtl", "repeat", "diagnostics", "single")
 
@@ -35,7 +39,18 @@ TURNS_ZH_AR = [
 ]
 
 
-def _play(state: SceneState, turns) -> None:
+class _Sample:
+    """A sample conversation and its screen, fed in the bus's order (domain state first, then the view)."""
+
+    def __init__(self, conversation: Conversation, state: SceneState) -> None:
+        self.conversation, self.state = conversation, state
+
+    def apply(self, ev: Event) -> None:
+        self.conversation.apply(ev)
+        self.state.apply(ev)
+
+
+def _play(state: "_Sample", turns) -> None:
     for i, (side, lang, text, target, tr, path) in enumerate(turns):
         uid = f"{side.value[0]}{i:04d}"
         state.apply(FinalTranscript(t=T0, side=side, utterance_id=uid, text=text, language=lang,
@@ -48,16 +63,18 @@ def sample_scene(name: str, cfg: KioskConfig) -> tuple[SceneState, float, dict[s
     """(state, the time to render it at, display overrides) for a named sample scene."""
     if name not in SCENES:
         raise KeyError(name)
-    teller = "zh"
-    state = SceneState(teller, "ja", history=cfg.display.history, customer_languages=cfg.languages.customer)
+    conv = Conversation("zh", "ja", customer_languages=cfg.languages.customer)
+    sample = _Sample(conv, SceneState("zh", "ja", history=cfg.display.history, conversation=conv))
+    state = sample.state
     overrides: dict[str, Any] = {}
     if name == "attract":
         return state, T0, overrides
     if name == "rtl":
-        state.customer_language = "ar"
-        _play(state, TURNS_ZH_AR)
+        sample.apply(UiCommand(t=T0, action=UiAction.LANGUAGE, value="ar"))
+        _play(sample, TURNS_ZH_AR)
         return state, T0, overrides
-    _play(state, TURNS_ZH_JA)
+    _play(sample, TURNS_ZH_JA)
+    state = sample
     if name == "partial":
         state.apply(PartialTranscript(t=T0, side=Side.TELLER, utterance_id="t9", text="好的，手续费是", language="zh"))
     elif name == "ticket":
@@ -74,13 +91,12 @@ def sample_scene(name: str, cfg: KioskConfig) -> tuple[SceneState, float, dict[s
     elif name == "repeat":
         state.apply(UiCommand(t=T0, action=UiAction.REPEAT))
     elif name == "diagnostics":
-        state.diagnostics = [
+        state.apply(ServiceView(t=T0, mode="checks", rows=(
             DiagnosticRow("display", "pass", "60 fps"), DiagnosticRow("audio: customer mic", "warn", "noise floor high"),
             DiagnosticRow("models: whisper-base", "pass", "hashes match"),
             DiagnosticRow("translation ja→zh", "fail", "no model: kiosk models add DIR"),
             DiagnosticRow("serial: ID-card reader", "pass", "115200 baud"),
-        ]
-        state.version += 1
+        )))
     elif name == "single":
         overrides = {"layout": "single", "mirror_customer": False}
-    return state, T0, overrides
+    return sample.state, T0, overrides

@@ -9,6 +9,7 @@ from ..core.config import Side
 from ..core.conversation import Conversation
 from ..core.events import (
     CardRead,
+    DiagnosticRow,
     DeviceState,
     DeviceStatus,
     ErrorEvent,
@@ -16,6 +17,7 @@ from ..core.events import (
     FinalTranscript,
     Notice,
     PartialTranscript,
+    ServiceView,
     SpeechStarted,
     TicketIssued,
     Translation,
@@ -54,22 +56,17 @@ class Overlay:
     until: float
 
 
-@dataclass(frozen=True)
-class DiagnosticRow:
-    name: str
-    status: str  # pass | warn | fail
-    hint: str = ""
-
-
 class SceneState:
-    """The screen's state. Languages and elderly mode live in its Conversation (shared with the pipeline and the
-    branch service), which this state feeds with the events it applies."""
+    """The screen's state: a view of the bus events. Languages and elderly mode are the Conversation's (domain
+    state, fed by the bus before any view sees an event); the scene only reads them."""
 
     def __init__(self, teller_language: str, customer_language: str, history: int = 4,
                  customer_languages: tuple[str, ...] = (), elderly: bool = False,
                  conversation: Conversation | None = None) -> None:
+        # no conversation given (screenshots, tests of the view alone): a fixed one that nothing feeds
         self.conversation = conversation or Conversation(teller_language, customer_language,
                                                          customer_languages=customer_languages, elderly=elderly)
+        self._seen_conversation = self.conversation.version
         self.history = history
         self.captions: OrderedDict[str, Caption] = OrderedDict()
         self.notices: OrderedDict[str, str] = OrderedDict()  # teller side only
@@ -78,7 +75,7 @@ class SceneState:
         self.ticket_until = 0.0
         self.overlay: Overlay | None = None
         self.diagnostics: list[DiagnosticRow] | None = None  # not None: the diagnostics scene is up
-        self.pin_entry: str | None = None  # not None: the teller keyboard is typing the diagnostics PIN
+        self.pin_entry: int | None = None  # not None: the teller keyboard is typing the diagnostics PIN (digits typed)
         self.pattern: str | None = None  # a full-panel test pattern shown in diagnostics mode
         self.version = 0  # bumped on every change, so the renderer knows when to redraw
 
@@ -89,10 +86,6 @@ class SceneState:
     @property
     def customer_language(self) -> str:
         return self.conversation.customer
-
-    @customer_language.setter
-    def customer_language(self, lang: str) -> None:
-        self.conversation.customer = lang
 
     @property
     def customer_languages(self) -> tuple[str, ...]:
@@ -125,7 +118,8 @@ class SceneState:
 
     def apply(self, ev: Event) -> bool:
         """Update from one event; returns True when the screen changed."""
-        changed = self.conversation.apply(ev)
+        changed = self.conversation.version != self._seen_conversation
+        self._seen_conversation = self.conversation.version
         if self._apply(ev) or changed:
             self.version += 1
             return True
@@ -180,6 +174,10 @@ class SceneState:
                 self.overlay = Overlay(ev.text, ev.language, ev.t + REPEAT_SECONDS)
             else:
                 self.notices[ev.key] = ev.text
+        elif isinstance(ev, ServiceView):
+            self.diagnostics = list(ev.rows) if ev.mode in ("checks", "pattern") else None
+            self.pin_entry = ev.pin_length if ev.mode == "pin" else None
+            self.pattern = ev.pattern if ev.mode == "pattern" else None
         elif isinstance(ev, UiCommand):
             self._command(ev)
         else:
@@ -196,7 +194,7 @@ class SceneState:
             if last is not None:
                 self.overlay = Overlay(last.translation or "", last.target_language or self.customer_language,
                                        ev.t + REPEAT_SECONDS)
-        # LANGUAGE and ELDERLY are the conversation's; DIAGNOSTICS is the diagnostics controller's
+        # LANGUAGE and ELDERLY are the conversation's; DIAGNOSTICS and PIN are the service mode's
 
     def for_reader(self, reader: Side | None = None) -> list[Caption]:
         """The most recent captions (oldest first) for one half of the glass."""

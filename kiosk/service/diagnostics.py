@@ -96,6 +96,15 @@ def judge_level(stats: dict[str, float]) -> tuple[str, str]:
     return "pass", ""
 
 
+def judge_live_level(levels: dict[str, float]) -> tuple[str, str]:
+    """The running kiosk's last seconds of one microphone (frame levels, no samples kept)."""
+    if levels["frame_peak_dbfs"] < -70:
+        return "warn", "nothing heard in the last seconds: is the microphone muted or unplugged? (quiet is normal)"
+    if levels["noise_floor_dbfs"] > -35:
+        return "warn", "noise floor high: move the microphone away from fans or speakers"
+    return "pass", ""
+
+
 def speak_now(audio: np.ndarray, ctx: "Context") -> dict[str, Any]:
     """The loopback test: share of speech frames per Silero, and what Whisper heard (text is shown to the
     technician on screen/console but, like every transcript, masked; it is not kept in the JSON report)."""
@@ -129,6 +138,14 @@ def check_audio(ctx: "Context") -> list[CheckResult]:
                 continue
             status, hint = judge_level(stats)
             out.append(CheckResult("audio", name, status, hint, {"source": "file", **stats}))
+        elif ctx.live is not None:  # the capture stage holds the microphone: read its levels
+            levels = ctx.live.audio_levels(side)
+            if levels is None:
+                out.append(CheckResult("audio", name, "fail", f"audio.{side}: the input is not running: check the "
+                                       "USB microphone; `kiosk audio devices` lists them"))
+                continue
+            status, hint = judge_live_level(levels)
+            out.append(CheckResult("audio", name, status, hint, {"source": "live", **levels}))
         else:
             try:
                 import sounddevice as sd
@@ -170,7 +187,16 @@ def check_models(ctx: "Context") -> list[CheckResult]:
         out.append(CheckResult("models", f"files {cfg.asr.model}", "fail", f"{e.message}: {e.hint}" if e.hint else e.message))
         model_dir = None
     engine = None
-    if model_dir is not None and ctx.asr_self_test:
+    if ctx.live is not None:  # the running kiosk's recogniser: report it, do not load another
+        engine = ctx.live.transcriber
+        inner = getattr(engine, "engine", engine)
+        plan = getattr(inner, "plan", None)
+        out.append(CheckResult("models", f"recogniser {cfg.asr.model}", "pass" if engine is not None else "fail",
+                               "" if engine is not None else "the recogniser is not loaded: see the error on the glass",
+                               {"device": getattr(plan, "device", ""), "compute_type": getattr(plan, "compute_type", ""),
+                                "fell_back_to_cpu": bool(getattr(engine, "fell_back", False))}))
+        engine = None
+    elif model_dir is not None and ctx.asr_self_test:
         from ..speech.asr import DecodeOptions, load_configured
         from ..speech.audio import read_audio_file
         from ..translation.glossary import recognition_prompts
@@ -189,6 +215,13 @@ def check_models(ctx: "Context") -> list[CheckResult]:
         out.append(CheckResult("models", "speech self-test", status,
                                "" if status == "pass" else "recognition is wrong on the bundled clip: `kiosk models verify`",
                                {"load_s": round(load_s, 2), "decode_s": round(r.elapsed_s, 2), "cer": round(cer, 2)}))
+    for name in cfg.translation.models:
+        if ctx.live is None and not ctx.load_translation:
+            try:
+                store.verify(name, full=ctx.full)
+                out.append(CheckResult("models", f"files {name}", "pass"))
+            except KioskError as e:
+                out.append(CheckResult("models", f"files {name}", "fail", f"{e.message}: {e.hint}" if e.hint else e.message))
     router = build_router(cfg, engine, ctx.nmt_registry())
     teller = cfg.languages.teller
     for lang in cfg.languages.customer:
@@ -236,7 +269,21 @@ def check_compute(ctx: "Context") -> list[CheckResult]:
     return [CheckResult("compute", "inference device", "pass", "", detail)]
 
 
-# ---- serial devices -------------------------------------------------------------------------------------------
+# ---- serial devices ----
+LIVE_DEVICE_NAMES = {"ID-card reader": "idcard", "NFC reader": "nfc", "ticket printer": "printer"}
+
+
+def live_device_result(name: str, state, spec: str) -> CheckResult:
+    """A running kiosk's device service state → a check result (no probe: the service owns the port)."""
+    if state is None:
+        return CheckResult("serial", name, "warn", f"{spec}: no state reported yet (the service is starting)")
+    status = {"ok": "pass", "connecting": "warn", "recovering": "warn"}.get(str(state.status), "fail")
+    hint = "" if status == "pass" else f"{spec}: {state.status}" + (f" — {state.detail}" if state.detail else "") + \
+        ("" if status == "warn" else " — is the device powered and plugged in?")
+    return CheckResult("serial", name, status, hint, {"status": str(state.status), "source": "live"})
+
+
+# ---- serial devices (probing) -------------------------------------------------------------------------------------------
 def check_serial(ctx: "Context") -> list[CheckResult]:
     from hardware.errors import HardwareError
     from hardware.escpos.printer import TicketPrinter
@@ -250,6 +297,9 @@ def check_serial(ctx: "Context") -> list[CheckResult]:
                              ("ticket printer", d.printer_port, d.printer_baud)):
         if not spec:
             out.append(CheckResult("serial", name, "pass", "not fitted"))
+            continue
+        if ctx.live is not None:  # the device service holds the port: report what it last said
+            out.append(live_device_result(name, ctx.live.device(LIVE_DEVICE_NAMES[name]), spec))
             continue
         url = port_resolver(spec)()
         if not url:
@@ -316,7 +366,13 @@ def check_queue(ctx: "Context") -> list[CheckResult]:
                                                          "check NTP / the BIOS battery", {"year": year}))
     else:
         out.append(CheckResult("queue", "clock", "pass", detail={"year": year}))
-    if cfg.staff.mqtt_host:
+    broker = ctx.live.broker() if ctx.live is not None else None
+    if cfg.staff.mqtt_host and broker is not None:  # the running kiosk's link, not a new connection
+        out.append(CheckResult("queue", "MQTT broker", "pass" if broker["connected"] else "fail",
+                               "" if broker["connected"] else f"broker {cfg.staff.mqtt_host}:{cfg.staff.mqtt_port} "
+                               "not connected: wristbands get no tickets until it is back (messages wait in the outbox)",
+                               {"source": "live", **broker}))
+    elif cfg.staff.mqtt_host:
         try:
             socket.create_connection((cfg.staff.mqtt_host, cfg.staff.mqtt_port), 1.5).close()
             out.append(CheckResult("queue", "MQTT broker", "pass"))
@@ -360,6 +416,8 @@ class Context:
     asr_self_test: bool = True
     listen_s: float = 0.0  # seconds of live microphone level reading
     engine: Any = None  # a loaded Transcriber, for the speak-now test
+    live: Any = None  # service.live.LiveState of a running kiosk: observe it, never probe what it holds
+    load_translation: bool = True  # False (doctor): check translation models' files, do not load them
     _nmt: Any = None
 
     @property
@@ -367,10 +425,20 @@ class Context:
         return self.loaded.config
 
     def nmt_registry(self):
-        if self._nmt is None:
-            from ..translation.nmt import load_configured
+        """The translation models: the running kiosk's, or loaded (or, for doctor, only declared) here."""
+        if self.live is not None:
+            from ..translation.nmt import NmtRegistry
 
-            self._nmt = load_configured(self.cfg)[0]
+            return self.live.nmt_registry or NmtRegistry()
+        if self._nmt is None:
+            from ..core.models import ModelStore
+            from ..translation.nmt import NmtRegistry, load_configured
+
+            if self.load_translation:
+                self._nmt = load_configured(self.cfg)[0]
+            else:
+                self._nmt = NmtRegistry.declared(ModelStore(self.cfg.models.resolved_cache()),
+                                                 self.cfg.translation.models)[0]
         return self._nmt
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 def write_bundle(path: Path, loaded, report: dict, results) -> Path:
     from .diagnostics import redacted_config
     from ..screen.display import Renderer, ensure_video_driver
-    from ..screen.scene import DiagnosticRow, SceneState
+    from ..core.events import DiagnosticRow, ServiceView
+    from ..screen.scene import SceneState
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,7 +37,8 @@ def write_bundle(path: Path, loaded, report: dict, results) -> Path:
 
             ensure_video_driver()
             state = SceneState(cfg.languages.teller, cfg.languages.customer_default)
-            state.diagnostics = [DiagnosticRow(f"{r.group}: {r.name}", r.status, r.hint) for r in results]
+            state.apply(ServiceView(mode="checks", rows=tuple(DiagnosticRow(f"{r.group}: {r.name}", r.status, r.hint)
+                                                             for r in results)))
             surface = Renderer(cfg.display, cfg.privacy).render(state)
             buf = io.BytesIO()
             pygame.image.save(surface, buf, "screen.png")

@@ -107,6 +107,16 @@ def _model_vocabulary(model_dir: Path) -> set[str]:
     raise KioskError(ErrorCode.MODEL_MISSING, f"{model_dir}: no vocabulary file (shared_vocabulary.json/.txt)")
 
 
+@dataclass(frozen=True)
+class DeclaredModel:
+    """A provisioned model known by its info file only (not loaded)."""
+
+    info: NmtInfo
+
+    def supports(self, source: str, target: str) -> bool:
+        return self.info.supports(source, target)
+
+
 class NmtModel:
     """One loaded CTranslate2 translator with its tokenizers. Thread-safe (CTranslate2 queues requests)."""
 
@@ -212,6 +222,18 @@ class NmtRegistry:
         for name in names:
             try:
                 models.append(NmtModel(store.verify(name, full=False), plan))
+            except KioskError as e:
+                errors.append(e)
+        return cls(models), errors
+
+    @classmethod
+    def declared(cls, store, names: Sequence[str]) -> tuple["NmtRegistry", list[KioskError]]:
+        """The configured models' files checked (size and recorded hashes marker) and their `kiosk-model.toml`
+        read, without loading any of them: enough to say which pairs have a model (`doctor`)."""
+        models, errors = [], []
+        for name in names:
+            try:
+                models.append(DeclaredModel(read_info(store.verify(name, full=False))))
             except KioskError as e:
                 errors.append(e)
         return cls(models), errors

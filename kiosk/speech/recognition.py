@@ -1,0 +1,163 @@
+"""Stage 3 of the speech path: recognition results → events.
+
+Finals: bleed check → scheduled decode → hallucination guards → FinalTranscript (or UtteranceDropped with its
+reason) → handed on for translation. Partials: scheduled decode → guards → LocalAgreement → PartialTranscript, and
+the committed words handed on for translation while the person still speaks. Each utterance is a task of its own,
+so a side's next utterance never waits for the previous one's translation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.bus import EventBus
+from ..core.config import KioskConfig, Side
+from ..core.conversation import Conversation
+from ..core.errors import ErrorCode, KioskError
+from ..core.events import DropReason, ErrorEvent, FinalTranscript, PartialTranscript, UtteranceDropped
+from .agreement import LocalAgreement, join_tokens
+from .asr import DecodeOptions
+from .bleed import EnergyTrack, is_bleed
+from .guards import hallucination
+from .scheduler import Dropped, InferenceScheduler
+from .segmenting import Utterance
+
+log = logging.getLogger(__name__)
+
+FinalSink = Callable[[FinalTranscript, np.ndarray], None]
+CommittedSink = Callable[[Side, str, str, str, int], None]  # side, utterance id, committed text, language, tokens
+
+
+@dataclass
+class _Live:
+    """A side's utterance in progress: its id, agreement state and partial-decode bookkeeping."""
+
+    utterance_id: str
+    agreement: LocalAgreement = field(default_factory=LocalAgreement)
+    decoding: bool = False
+    language: str | None = None
+
+
+class Recognition:
+    def __init__(self, cfg: KioskConfig, bus: EventBus, scheduler: InferenceScheduler, conversation: Conversation,
+                 tracks: Mapping[Side, EnergyTrack], prompts: Mapping[str, str], *,
+                 on_final: FinalSink | None = None, on_committed: CommittedSink | None = None) -> None:
+        self.cfg = cfg
+        self.bus = bus
+        self.scheduler = scheduler
+        self.conversation = conversation
+        self.tracks = tracks
+        self.prompts = dict(prompts)
+        self.on_final = on_final
+        self.on_committed = on_committed
+        self._live: dict[Side, _Live | None] = {Side.TELLER: None, Side.CUSTOMER: None}
+        self._tasks: set[asyncio.Task] = set()
+
+    def decode_options(self, side: Side, *, partial: bool = False, language: str | None = None) -> DecodeOptions:
+        a = self.cfg.asr
+        return DecodeOptions(
+            language=language,
+            fallback_language=self.conversation.language(side),
+            min_confidence=a.min_language_confidence,
+            min_language_audio_s=a.min_language_audio_s,
+            prompts=self.prompts,
+            context_s=a.partial_context_s if partial else None,
+        )
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _drop(self, side: Side, uid: str, reason: DropReason) -> None:
+        log.info("utterance %s (%s side) not captioned: %s", uid, side, reason)
+        self.bus.publish(UtteranceDropped(side=side, utterance_id=uid, reason=reason))
+
+    # ---- the segmenting stage's sink ------------------------------------------------------------------------
+    def started(self, side: Side, utterance_id: str) -> None:
+        self._live[side] = _Live(utterance_id)
+
+    def wants_partial(self, side: Side, utterance_id: str) -> bool:
+        live = self._live[side]
+        return live is not None and live.utterance_id == utterance_id and not live.decoding
+
+    def partial(self, side: Side, utterance_id: str, audio: np.ndarray) -> None:
+        live = self._live[side]
+        assert live is not None and live.utterance_id == utterance_id
+        live.decoding = True
+        self._spawn(self._partial(side, live, audio))
+
+    def ended(self, utt: Utterance) -> None:
+        self._live[utt.side] = None
+        self._spawn(self._final(utt))
+
+    # ---- partials -----------------------------------------------------------------------------------------------
+    async def _partial(self, side: Side, live: _Live, audio: np.ndarray) -> None:
+        try:
+            r = await self.scheduler.partial(side, audio, self.cfg.languages.for_side(side),
+                                             self.decode_options(side, partial=True, language=live.language))
+        except Exception:
+            log.exception("partial decode failed")
+            return
+        finally:
+            live.decoding = False
+        if r is None or self._live[side] is not live:
+            return  # superseded, or the utterance ended meanwhile: the final takes over
+        if r.language_probability >= self.cfg.asr.min_language_confidence and not r.language_fallback:
+            live.language = live.language or r.language
+        if hallucination(r.text, r.language, no_speech_prob=r.no_speech_prob, avg_logprob=r.avg_logprob) is not None:
+            return
+        committed, tentative = live.agreement.update(r.text)
+        text = join_tokens(committed + tentative)
+        if text:
+            self.bus.publish(PartialTranscript(side=side, utterance_id=live.utterance_id, text=text,
+                                               language=r.language))
+        if committed and self.on_committed is not None:
+            self.on_committed(side, live.utterance_id, join_tokens(committed), r.language, len(committed))
+
+    # ---- finals -------------------------------------------------------------------------------------------------
+    async def _final(self, utt: Utterance) -> None:
+        side, uid = utt.side, utt.utterance_id
+        if is_bleed(self.tracks[side], self.tracks[side.other], utt.first_frame, utt.last_frame,
+                    self.cfg.audio.bleed_margin_db):
+            self._drop(side, uid, DropReason.BLEED)
+            return
+        try:
+            result = await self.scheduler.final(side, utt.audio, self.cfg.languages.for_side(side),
+                                                self.decode_options(side))
+        except Dropped:
+            self.bus.publish(ErrorEvent(stage="asr", code=ErrorCode.ASR_FAILED, side=side,
+                                        message="recognition fell behind: an utterance was dropped"))
+            self._drop(side, uid, DropReason.BACKLOG)
+            return
+        except KioskError as e:
+            self.bus.publish(ErrorEvent(stage="asr", code=e.code, message=str(e), side=side))
+            self._drop(side, uid, DropReason.FAILED)
+            return
+        except Exception as e:  # keep serving: one bad utterance must not stop the kiosk
+            log.exception("utterance failed")
+            self.bus.publish(ErrorEvent(stage="asr", code=ErrorCode.ASR_FAILED, message=type(e).__name__, side=side))
+            self._drop(side, uid, DropReason.FAILED)
+            return
+        reason = hallucination(result.text, result.language, no_speech_prob=result.no_speech_prob,
+                               avg_logprob=result.avg_logprob, speech_ratio=utt.speech_ratio)
+        if reason is not None:
+            self._drop(side, uid, DropReason(reason))
+            return
+        final = FinalTranscript(
+            side=side, utterance_id=uid, text=result.text, language=result.language,
+            language_probability=result.language_probability, audio_s=result.audio_s, asr_s=result.elapsed_s,
+            no_speech_prob=result.no_speech_prob, avg_logprob=result.avg_logprob,
+        )
+        self.bus.publish(final)  # the conversation learns the customer's language from it (DOMAIN floor)
+        if self.on_final is not None:
+            self.on_final(final, utt.audio)
+
+    async def drain(self) -> None:
+        """Wait until every utterance handed in so far has its final (or its drop)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
