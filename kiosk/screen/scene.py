@@ -24,6 +24,7 @@ from ..core.events import (
     TranslationPath,
     UiAction,
     UiCommand,
+    UtteranceDropped,
 )
 
 LANGUAGE_NAMES = {
@@ -174,6 +175,10 @@ class SceneState:
                 self.overlay = Overlay(ev.text, ev.language, ev.t + REPEAT_SECONDS)
             else:
                 self.notices[ev.key] = ev.text
+        elif isinstance(ev, UtteranceDropped):  # no final will come: its partial caption goes
+            self.listening[ev.side] = False
+            if self.captions.pop(ev.utterance_id, None) is None:
+                return False
         elif isinstance(ev, ServiceView):
             self.diagnostics = list(ev.rows) if ev.mode in ("checks", "pattern") else None
             self.pin_entry = ev.pin_length if ev.mode == "pin" else None

@@ -27,7 +27,7 @@ from .segmenting import Segmenting
 
 
 class SpeechPath:
-    def __init__(self, cfg: KioskConfig, bus: EventBus, transcriber: Transcriber,
+    def __init__(self, cfg: KioskConfig, bus: EventBus, transcriber: Transcriber | Mapping[Side, Transcriber],
                  scorer_factory: Callable[[], Callable[[np.ndarray], float]], conversation: Conversation, *,
                  prompts: Mapping[str, str] | None = None, on_final: FinalSink | None = None,
                  on_committed: CommittedSink | None = None, run: Runner | None = None,

@@ -10,7 +10,9 @@ Policy (pure bookkeeping in `pick`; the worker only runs what it picks):
   its caller gets `Dropped`); partials — at most one waiting per side: a newer one replaces it (`superseded`), and a
   final for that side supersedes it too; speech translations — at most `max_translations` waiting; one more drops
   the oldest (`dropped-backlog`).
-- One decode at a time, in a single worker thread (`run` can be replaced: tests run decodes inline).
+- One decode at a time, in a single worker thread (`run` can be replaced: tests run decodes inline). Each side
+  may have its own recogniser (`asr.teller.model` / `asr.customer.model`); when both sides share one, it is one
+  object, loaded once.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import concurrent.futures
 import itertools
 import logging
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -79,9 +81,12 @@ def pick(queues: dict[tuple[JobKind, Side], deque[Job]], last_served: dict[JobKi
 
 
 class InferenceScheduler:
-    def __init__(self, transcriber: Transcriber, *, max_finals: int = 8, max_translations: int = 4,
-                 run: Runner | None = None) -> None:
-        self.transcriber = transcriber
+    def __init__(self, transcriber: Transcriber | Mapping[Side, Transcriber], *, max_finals: int = 8,
+                 max_translations: int = 4, run: Runner | None = None) -> None:
+        if isinstance(transcriber, Mapping):
+            self.transcribers = {side: transcriber[side] for side in (Side.TELLER, Side.CUSTOMER)}
+        else:
+            self.transcribers = {Side.TELLER: transcriber, Side.CUSTOMER: transcriber}
         self.max_finals = max_finals
         self.max_translations = max_translations
         self._queues: dict[tuple[JobKind, Side], deque[Job]] = {}
@@ -187,7 +192,7 @@ class InferenceScheduler:
                     continue
                 self.current = job
                 try:
-                    result = await self._run(lambda j=job: self.transcriber.transcribe(
+                    result = await self._run(lambda j=job: self.transcribers[j.side].transcribe(
                         j.audio, j.languages, task=j.task, language=j.language, options=j.options))
                 except asyncio.CancelledError:
                     if not job.future.done():
@@ -229,8 +234,9 @@ class InferenceScheduler:
 class ScheduledTranscriber(Transcriber):
     """Blocking facade for worker threads (the translation stage): each call becomes a scheduler job."""
 
-    def __init__(self, scheduler: InferenceScheduler) -> None:
+    def __init__(self, scheduler: InferenceScheduler, side: Side = Side.CUSTOMER) -> None:
         self.scheduler = scheduler
+        self.side = side  # whose recogniser serves these calls
 
     @property
     def busy(self) -> bool:
@@ -246,8 +252,9 @@ class ScheduledTranscriber(Transcriber):
             running = None
         if running is loop:  # blocking here would deadlock the loop that serves the job
             raise RuntimeError("ScheduledTranscriber must be called from a worker thread, not the event loop")
+        side = self.side
         if task == "translate":
-            coro = self.scheduler.speech_translation(Side.CUSTOMER, audio, language or languages[0])
+            coro = self.scheduler.speech_translation(side, audio, language or languages[0])
         else:
-            coro = self.scheduler.final(Side.CUSTOMER, audio, languages, options)
+            coro = self.scheduler.final(side, audio, languages, options)
         return asyncio.run_coroutine_threadsafe(coro, loop).result()

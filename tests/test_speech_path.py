@@ -1,0 +1,268 @@
+"""The staged speech path with fake recogniser and translator: scheduler policy (pure and live), the translation
+stage's independence, and the event sequences of whole conversations through the real stages (syrupy snapshots).
+Fast and deterministic: no models, no sleeps, decodes run inline on the loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import numpy as np
+import pytest
+
+from kiosk.core.bus import EventBus, Order
+from kiosk.core.config import Side, load_config
+from kiosk.core.conversation import Conversation
+from kiosk.core.events import (
+    Event,
+    FinalTranscript,
+    Translation,
+    TranslationPath,
+    UtteranceDropped,
+)
+from kiosk.speech.path import SpeechPath
+from kiosk.speech.scheduler import Dropped, InferenceScheduler, Job, JobKind, pick
+from kiosk.translation.router import TranslationRouter
+from kiosk.translation.stage import TranslationStage
+
+from . import fakes
+from .fakes import FakeRecogniser, FakeTranslator, Line, ScriptedSource, silence, timeline, tone
+
+CFG = load_config().config
+
+
+# ---- the scheduler's policy, pure -------------------------------------------------------------------------------
+def job(kind, side, seq):
+    return Job(kind, side, np.zeros(1, np.float32), ("en",), seq=seq)
+
+
+def test_pick_serves_finals_before_translations_before_partials():
+    q = {(JobKind.PARTIAL, Side.TELLER): deque([job(JobKind.PARTIAL, Side.TELLER, 0)]),
+         (JobKind.SPEECH_TRANSLATION, Side.CUSTOMER): deque([job(JobKind.SPEECH_TRANSLATION, Side.CUSTOMER, 1)]),
+         (JobKind.FINAL, Side.CUSTOMER): deque([job(JobKind.FINAL, Side.CUSTOMER, 2)])}
+    last: dict = {}
+    assert [pick(q, last).kind for _ in range(3)] == [JobKind.FINAL, JobKind.SPEECH_TRANSLATION, JobKind.PARTIAL]
+    assert pick(q, last) is None
+
+
+def test_pick_takes_the_sides_in_turn_and_each_side_in_order():
+    q = {(JobKind.FINAL, Side.TELLER): deque(job(JobKind.FINAL, Side.TELLER, i) for i in (0, 1, 2)),
+         (JobKind.FINAL, Side.CUSTOMER): deque(job(JobKind.FINAL, Side.CUSTOMER, i) for i in (3, 4))}
+    last: dict = {}
+    order = [(j.side, j.seq) for j in iter(lambda: pick(q, last), None)]
+    assert order == [(Side.TELLER, 0), (Side.CUSTOMER, 3), (Side.TELLER, 1), (Side.CUSTOMER, 4), (Side.TELLER, 2)]
+
+
+class Gate:
+    """A runner that holds each decode until the test releases it."""
+
+    def __init__(self) -> None:
+        self.waiting: asyncio.Queue[asyncio.Future] = asyncio.Queue()
+
+    async def __call__(self, fn):
+        fut = asyncio.get_running_loop().create_future()
+        await self.waiting.put(fut)
+        await fut
+        return fn()
+
+    async def release(self, n: int = 1) -> None:
+        for _ in range(n):
+            (await asyncio.wait_for(self.waiting.get(), 5)).set_result(None)
+
+
+def test_scheduler_bounds_finals_and_supersedes_partials():
+    lines = [Line(f"line {k}", "en") for k in range(12)]
+    rec = FakeRecogniser(lines)
+
+    async def main():
+        gate = Gate()
+        s = InferenceScheduler(rec, max_finals=2, run=gate)
+        serving = asyncio.create_task(s.serve())
+        first = asyncio.create_task(s.final(Side.TELLER, tone(0, 2), ["en"]))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # the worker took it and waits at the gate
+        assert s.busy and s.current.kind is JobKind.FINAL
+        p1 = asyncio.create_task(s.partial(Side.CUSTOMER, tone(1, 1), ["en"], _partial()))
+        p2 = asyncio.create_task(s.partial(Side.CUSTOMER, tone(2, 1), ["en"], _partial()))
+        waiting = [asyncio.create_task(s.final(Side.TELLER, tone(k, 2), ["en"])) for k in (3, 4, 5)]
+        await asyncio.sleep(0)
+        assert await p1 is None  # a newer partial of the same side replaced it
+        with pytest.raises(Dropped):  # three finals waiting, room for two: the oldest waiting one is dropped
+            await waiting[0]
+        await gate.release(4)
+        assert (await first).text == "line 0"
+        assert [(await w).text for w in waiting[1:]] == ["line 4", "line 5"]
+        assert (await p2).text == "line"  # partials after every final
+        s.close()
+        await serving
+        return s
+
+    s = asyncio.run(asyncio.wait_for(main(), 10))
+    assert s.counters[("partial", "superseded")] == 1 and s.counters[("final", "dropped-backlog")] == 1
+    assert s.counters[("final", "served")] == 3 and s.counters[("partial", "served")] == 1
+    assert [c for c in rec.calls] == [("final", 0), ("final", 4), ("final", 5), ("partial", 2)]
+
+
+def _partial():
+    from kiosk.speech.asr import DecodeOptions
+
+    return DecodeOptions(context_s=10.0)
+
+
+def test_a_final_supersedes_its_sides_waiting_partial():
+    rec = FakeRecogniser([Line("hello there", "en")])
+
+    async def main():
+        gate = Gate()
+        s = InferenceScheduler(rec, run=gate)
+        serving = asyncio.create_task(s.serve())
+        other = asyncio.create_task(s.final(Side.CUSTOMER, tone(0, 2), ["en"]))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        p = asyncio.create_task(s.partial(Side.TELLER, tone(0, 1), ["en"], _partial()))
+        f = asyncio.create_task(s.final(Side.TELLER, tone(0, 2), ["en"]))
+        await asyncio.sleep(0)
+        assert await p is None
+        await gate.release(2)
+        await other, await f
+        s.close()
+        await serving
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    assert rec.calls == [("final", 0), ("final", 0)]
+
+
+# ---- the translation stage never delays recognition ------------------------------------------------------------
+def test_a_slow_translation_does_not_delay_the_next_final():
+    """Two utterances from one side; the first translation is held: the second final is still published."""
+    lines = [Line("Good morning.", "en"), Line("I would like to open an account.", "en")]
+    audio = timeline((0.5, tone(0, 4)), (3.0, tone(1, 6)), length_s=6.0)
+    cfg = CFG.model_copy(update={"asr": CFG.asr.model_copy(update={"partials": False})})
+
+    async def main():
+        bus = EventBus()
+        bus.bind(asyncio.get_running_loop())
+        conv = Conversation("zh", "en")
+        bus.listen(conv.apply, Order.DOMAIN)
+        events: list[Event] = []
+        bus.listen(events.append)
+        held = asyncio.Event()
+
+        async def slow(fn):  # the translator is stuck until the second final has been published
+            await held.wait()
+            return fn()
+
+        stage = TranslationStage(TranslationRouter([FakeTranslator()]), bus, conv, run=slow)
+        path = SpeechPath(cfg, bus, FakeRecogniser(lines), fakes.scorer_factory, conv, run=fakes.inline,
+                          on_final=stage.submit_final)
+        serving = asyncio.create_task(stage.serve())
+
+        def release(ev):
+            if isinstance(ev, FinalTranscript) and ev.text == lines[1].text:
+                held.set()
+
+        bus.listen(release)
+        await path.run([ScriptedSource(Side.CUSTOMER, audio)])
+        await stage.drain()
+        stage.close()
+        await serving
+        await path.close()
+        return events
+
+    events = asyncio.run(asyncio.wait_for(main(), 20))
+    kinds = [(type(e).__name__, getattr(e, "text", None)) for e in events
+             if isinstance(e, (FinalTranscript, Translation))]
+    assert kinds == [("FinalTranscript", "Good morning."), ("FinalTranscript", "I would like to open an account."),
+                     ("Translation", "<zh> Good morning."), ("Translation", "<zh> I would like to open an account.")]
+
+
+# ---- whole conversations through the real stages: event sequences ---------------------------------------------
+SCRIPT = [
+    Line("您好 请问 办理 什么 业务", "zh"),  # 0 teller
+    Line("I would like to open an account", "en"),  # 1 customer
+    Line("请 出示 您的 身份证", "zh"),  # 2 teller
+    Line("Here it is", "en"),  # 3 customer
+    Line("Thank you for watching!", "en"),  # 4 a classic silence hallucination
+    Line("Is there a fee", "en"),  # 5 customer, overlapping the teller
+    Line("开户 免费", "zh"),  # 6 teller
+]
+
+
+def conversation(name: str) -> tuple[np.ndarray, np.ndarray, set[int]]:
+    """(teller audio, customer audio, lines whose decode fails) for a named scenario."""
+    if name == "turns":
+        teller = timeline((0.5, tone(0, 5)), (6.0, tone(2, 4)), length_s=12)
+        customer = timeline((3.0, tone(1, 7)), (9.0, tone(3, 3)), length_s=12)
+        return teller, customer, set()
+    if name == "overlap-bleed-guard-failure":
+        # the teller and the customer speak at once; the customer's mic hears the teller's next line 10 dB down;
+        # a noise-like burst is recognised as a silence phrase; one decode raises
+        teller = timeline((0.5, tone(6, 4)), (4.0, tone(2, 4)), length_s=12)
+        customer = timeline((0.6, tone(5, 4)), (4.0, tone(2, 4, gain=0.3)), (7.0, tone(4, 3)), (9.5, tone(3, 3)),
+                            length_s=12)
+        return teller, customer, {3}
+    raise KeyError(name)
+
+
+def run_conversation(name: str, *, partials: bool) -> list[dict]:
+    teller_audio, customer_audio, failing = conversation(name)
+    cfg = CFG.model_copy(update={"asr": CFG.asr.model_copy(update={"partials": partials, "partial_interval_s": 0.5}),
+                                 "translation": CFG.translation.model_copy(update={"partial_interval_s": 0.0})})
+
+    async def main():
+        bus = EventBus()
+        bus.bind(asyncio.get_running_loop())
+        conv = Conversation.from_config(cfg)
+        bus.listen(conv.apply, Order.DOMAIN)
+        events: list[Event] = []
+        bus.listen(events.append)
+        stage = TranslationStage.from_config(cfg, TranslationRouter([FakeTranslator()]), bus, conv, run=fakes.inline,
+                                             clock=lambda: 0.0)
+        path = SpeechPath(cfg, bus, FakeRecogniser(SCRIPT, fail_on=failing), fakes.scorer_factory, conv,
+                          run=fakes.inline, on_final=stage.submit_final, on_committed=stage.submit_committed)
+        serving = asyncio.create_task(stage.serve())
+        await path.run([ScriptedSource(Side.TELLER, teller_audio), ScriptedSource(Side.CUSTOMER, customer_audio)])
+        await stage.drain()
+        stage.close()
+        await serving
+        await path.close()
+        return events
+
+    events = asyncio.run(asyncio.wait_for(main(), 30))
+    return [record(e) for e in events]
+
+
+def record(e: Event) -> dict:
+    d = e.to_dict()
+    d.pop("t")
+    return {k: round(v, 2) if isinstance(v, float) else v for k, v in d.items()}
+
+
+@pytest.mark.parametrize("name", ["turns", "overlap-bleed-guard-failure"])
+@pytest.mark.parametrize("partials", [False, True], ids=["finals", "with-partials"])
+def test_conversation_event_sequence(name, partials, snapshot):
+    events = run_conversation(name, partials=partials)
+    assert events == snapshot
+    # properties that hold whatever the snapshot says
+    finals = [e for e in events if e["type"] == "final-transcript"]
+    for f in finals:  # every final is translated exactly once, after it
+        i = events.index(f)
+        done = [e for e in events[i:] if e["type"] == "translation" and not e["partial"]
+                and e["utterance_id"] == f["utterance_id"]]
+        assert len(done) == 1
+    for e in events:  # nothing partial comes after its final
+        if e["type"] in ("partial-transcript", "translation") and e.get("partial", True) and e["type"] != "final-transcript":
+            later = [f for f in finals if f["utterance_id"] == e["utterance_id"]]
+            assert not later or events.index(later[0]) > events.index(e)
+    ended = {e["utterance_id"] for e in events if e["type"] == "speech-ended"}
+    accounted = {e["utterance_id"] for e in events if e["type"] in ("final-transcript", "utterance-dropped")}
+    assert ended == accounted  # every utterance gets a caption or a stated reason
+
+
+def test_dropped_utterances_say_why():
+    events = run_conversation("overlap-bleed-guard-failure", partials=False)
+    drops = {e["reason"] for e in events if e["type"] == "utterance-dropped"}
+    assert drops == {"bleed", "silence-phrase", "failed"}
+    assert any(e["type"] == "error" and e["stage"] == "asr" for e in events)
+    texts = [e["text"] for e in events if e["type"] == "final-transcript"]
+    assert "Thank you for watching!" not in texts and "Here it is" not in texts
