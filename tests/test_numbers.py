@@ -45,7 +45,7 @@ def test_corpus(text, lang, expected):
 def test_whisper_translation_error_is_caught_and_repaired():
     # facts: whisper-base translated 五万円を引き出したいです as "I want to draw a 5,000 yen" (10× wrong)
     res = check("五万円を引き出したいです", "ja", "I want to draw a 5,000 yen", "en")
-    assert not res.ok and res.missing == (("amount", "50000"),) and res.extra == (("amount", "5000"),)
+    assert not res.ok and res.missing == (("amount", "50000 JPY"),) and res.extra == (("amount", "5000 JPY"),)
     fixed = repair("五万円を引き出したいです", "ja", "I want to draw a 5,000 yen", "en")
     assert fixed.repaired == "I want to draw a 50,000 yen"
 
