@@ -1,0 +1,201 @@
+"""Critical words: the words of a language that decide a meaning (negation, question, who, action, object, currency,
+when — `kiosk/translation/data/lexicon/<lang>.toml`, format in docs/translation-memory.md), and the normalisation
+that both the bank's phrasings and what people say go through before they are compared.
+
+Pure. `Lexicon.read(text)` gives the normalised text (case, width, traditional → simplified Chinese, punctuation,
+speech-recogniser spacing folded away), the text without filler words (for the fuzzy comparison) and the critical
+features; two sentences may mean the same only when their features agree (`memory` decides how).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+CJK = frozenset({"zh", "ja", "ko", "yue"})  # entries match as substrings; spaces carry no meaning
+SET_CLASSES = ("action", "object", "currency", "when", "who")
+FLAG_CLASSES = ("negation", "question")
+SLOT_MARK = "§"  # stands for a slot value (an amount with its currency, a date …) in normalised text
+
+# Sounds and words that carry no meaning at a counter; a bank may add its own (`filler = [...]` in its lexicon).
+FILLER: dict[str, tuple[str, ...]] = {
+    "zh": ("嗯", "啊", "呃", "额", "哦", "哈", "呀", "嘛", "那个", "这个", "就是说", "就是", "然后", "麻烦", "您好", "你好",
+           "请问", "一下", "吧", "的话"),
+    "ja": ("えーと", "えっと", "ええと", "あのう", "あの", "その", "まあ", "ええ", "えー", "ちょっと", "すみませんが", "すいません"),
+    "ko": ("음", "어", "저기요", "저기", "그", "좀", "네", "아"),
+    "en": ("um", "umm", "uh", "uhh", "er", "erm", "ah", "oh", "well", "so", "like", "just", "actually", "please",
+           "hi", "hello", "excuse me", "sorry", "okay", "ok", "kindly", "then", "now"),
+    "fr": ("euh", "ben", "bah", "alors", "donc", "bon", "voilà", "s'il vous plaît", "s'il te plaît", "svp", "bonjour",
+           "excusez-moi", "pardon", "juste"),
+    "es": ("eh", "este", "pues", "bueno", "o sea", "por favor", "hola", "perdón", "disculpe", "solo"),
+    "de": ("äh", "ähm", "hm", "also", "na", "bitte", "mal", "halt", "eben", "hallo", "entschuldigung", "doch"),
+    "ru": ("э", "эм", "ну", "вот", "пожалуйста", "так", "значит", "здравствуйте", "извините", "просто"),
+    "ar": ("اه", "ام", "يعني", "طيب", "من فضلك", "لو سمحت", "مرحبا", "السلام عليكم"),
+}
+_CONTRACTIONS = [(re.compile(r"\bcan'?t\b"), "can not"), (re.compile(r"\bwon'?t\b"), "will not"),
+                 (re.compile(r"\bshan't\b"), "shall not"), (re.compile(r"\bain't\b"), "is not"),
+                 (re.compile(r"\b(\w+)n't\b"), r"\1 not")]
+_FR_ELISION = re.compile(r"\b(qu|[cdjlmnst])'(?=\w)")
+_AR_DIACRITICS = re.compile("[\u064b-\u0652\u0670\u0640]")
+_AR_PROCLITICS = "(?:وال|بال|فال|كال|لل|ال|و|ف|ب|ل)?"
+_QUESTION_MARKS = "?？¿؟"
+
+
+@lru_cache(maxsize=1)
+def _zhconv():
+    import zhconv
+
+    return zhconv
+
+
+def fold(text: str, lang: str) -> str:
+    """Case, width, script variants and punctuation folded away; the slot mark and word-inner ' and - kept.
+    CJK text keeps no spaces."""
+    t = unicodedata.normalize("NFKC", text)
+    if lang in ("zh", "yue"):
+        t = _zhconv().convert(t, "zh-cn")
+    t = t.lower().replace("’", "'").replace("‘", "'").replace("`", "'")
+    if lang == "en":
+        for pat, rep in _CONTRACTIONS:
+            t = pat.sub(rep, t)
+    elif lang == "fr":
+        t = _FR_ELISION.sub(r"\1' ", t)
+    elif lang == "ar":
+        t = _AR_DIACRITICS.sub("", t).translate(str.maketrans("أإآى", "اايي"))
+    elif lang == "ru":
+        t = t.replace("ё", "е")
+    out = []
+    for i, ch in enumerate(t):
+        cat = unicodedata.category(ch)
+        if ch == SLOT_MARK:
+            out.append(f" {ch} ")
+        elif ch in "'-" and 0 < i < len(t) - 1 and t[i - 1].isalnum() and (t[i + 1].isalnum() or ch == "'"):
+            out.append(ch)
+        elif cat[0] in "PSZC":
+            out.append(" ")
+        else:
+            out.append(ch)
+    t = re.sub(r"\s+", " ", "".join(out)).strip()
+    if lang in CJK:
+        t = t.replace(" ", "")
+    return t
+
+
+@dataclass(frozen=True)
+class Features:
+    """The meaning-deciding content of a sentence."""
+
+    negation: bool = False
+    question: bool = False
+    sets: tuple[tuple[str, frozenset[str]], ...] = ()  # (class, concepts) for action, object, currency, when, who …
+
+    def get(self, cls: str) -> frozenset[str]:
+        for name, values in self.sets:
+            if name == cls:
+                return values
+        return frozenset()
+
+    def describe(self) -> str:
+        parts = (["negation"] if self.negation else []) + (["question"] if self.question else [])
+        parts += [f"{c}={','.join(sorted(v))}" for c, v in self.sets if v]
+        return " ".join(parts) or "—"
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str  # normalised, slots as the slot mark
+    key: str  # without filler words: what the fuzzy comparison sees
+    features: Features
+    words: tuple[tuple[str, str, str], ...] = field(default=())  # (matched text, class, concept)
+
+
+class Lexicon:
+    """One language's critical words, compiled."""
+
+    def __init__(self, lang: str, data: dict, *, source: str = "") -> None:
+        self.lang = lang
+        self.source = source
+        self.classes: list[str] = []  # table classes in file order
+        self.entries: dict[str, tuple[str, str]] = {}  # normalised entry → (class, concept)
+        self.conflicts: list[str] = []  # "word: in A and B" (a word may belong to one concept only)
+        wild: list[tuple[str, str, str]] = []
+        for cls, value in data.items():
+            if isinstance(value, dict):
+                self.classes.append(cls)
+                for concept, words in value.items():
+                    for w in words:
+                        self._add(w, cls, concept, wild)
+            elif isinstance(value, list):
+                for w in value:
+                    self._add(w, cls, "", wild)
+        for w in FILLER.get(lang, ()):
+            if fold(w, lang) not in self.entries:
+                self._add(w, "filler", "", wild)
+        alts = sorted(self.entries, key=len, reverse=True)
+        self._wild = [(re.compile(self._pattern(w) + "$"), c, k) for w, c, k in
+                      sorted(wild, key=lambda x: len(x[0]), reverse=True)]
+        body = "|".join(self._pattern(w) for w in alts) or r"(?!x)x"
+        if lang in CJK:
+            self._re = re.compile(body)
+        else:
+            self._re = re.compile(r"(?<![\w'-])(?:" + body + r")(?![\w'-])")
+
+    def _pattern(self, entry: str) -> str:
+        if self.lang in CJK:
+            return re.escape(entry.rstrip("*"))
+        parts = []
+        for tok in entry.split(" "):
+            parts.append(re.escape(tok[:-1]) + r"[\w'-]*" if tok.endswith("*") and len(tok) > 1 else re.escape(tok))
+        pat = r"\s".join(parts)
+        return _AR_PROCLITICS + pat if self.lang == "ar" else pat
+
+    def _add(self, word: str, cls: str, concept: str, wild: list) -> None:
+        if any(unicodedata.category(c) == "Sc" for c in word):
+            return  # currency symbols are read with their amount (`numbers`), never as words
+        norm = fold(word.rstrip("*"), self.lang) + ("*" if word.endswith("*") and self.lang not in CJK else "")
+        if not norm.strip("*"):
+            return
+        old = self.entries.get(norm)
+        if old is not None and old != (cls, concept) and cls != "filler":
+            self.conflicts.append(f"{word!r} is in {old[0]}.{old[1] or old[0]} and {cls}.{concept or cls}")
+            return
+        self.entries.setdefault(norm, (cls, concept))
+        if "*" in norm or self.lang == "ar":
+            wild.append((norm, cls, concept))
+
+    def _classify(self, matched: str) -> tuple[str, str]:
+        hit = self.entries.get(matched)
+        if hit is not None:
+            return hit
+        for pat, cls, concept in self._wild:
+            if pat.match(matched):
+                return cls, concept
+        return "", ""
+
+    def read(self, text: str, *, question_mark: bool | None = None) -> Reading:
+        """Normalise `text` (already slotted: values replaced by the slot mark) and read its critical features."""
+        norm = fold(text, self.lang)
+        qmark = any(c in text for c in _QUESTION_MARKS) if question_mark is None else question_mark
+        negation, question = False, qmark
+        sets: dict[str, set[str]] = {c: set() for c in self.classes}
+        words = []
+        key_parts, pos = [], 0
+        for m in self._re.finditer(norm):
+            cls, concept = self._classify(m.group())
+            if cls == "filler":
+                key_parts.append(norm[pos:m.start()])
+                pos = m.end()
+                continue
+            words.append((m.group(), cls, concept))
+            if cls == "negation":
+                negation = True
+            elif cls == "question":
+                question = True
+            elif cls in sets and concept:
+                sets[cls].add(concept)
+        key_parts.append(norm[pos:])
+        key = re.sub(r"\s+", " ", "".join(key_parts)).strip()
+        feats = Features(negation, question, tuple((c, frozenset(v)) for c, v in sets.items()))
+        return Reading(norm, key or norm, feats, tuple(words))
