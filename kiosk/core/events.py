@@ -30,6 +30,7 @@ class EventType(StrEnum):
     NOTICE = "notice"
     UTTERANCE_DROPPED = "utterance-dropped"
     SERVICE_VIEW = "service-view"
+    LIFECYCLE = "lifecycle"
 
 
 class TranslationPath(StrEnum):
@@ -222,6 +223,16 @@ class UiCommand(Event):
     type: ClassVar[EventType] = EventType.UI_COMMAND
     action: UiAction
     value: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lifecycle(Event):
+    """The kiosk's own phase: "starting" (the glass is up, models are loading), "ready" (captions possible),
+    "stopping"."""
+
+    type: ClassVar[EventType] = EventType.LIFECYCLE
+    phase: str
+    detail: str = ""
 
 
 @dataclass(frozen=True)
