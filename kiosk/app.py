@@ -17,6 +17,7 @@ from .core.bus import EventBus, Order
 from .core.config import KioskConfig, Side
 from .core.errors import ErrorCode, KioskError
 from .core.events import (
+    AudioInput,
     CardRead,
     DeviceState,
     ErrorEvent,
@@ -65,6 +66,8 @@ def format_event(ev: Event, t0: float) -> str | None:
         return f"{t} {'notice':<8} {ev.side}: {ev.text}"
     if isinstance(ev, SourceFinished):
         return f"{t} {ev.side:<8} audio source finished"
+    if isinstance(ev, AudioInput):
+        return f"{t} {ev.side:<8} microphone {ev.status}" + (f" ({ev.detail})" if ev.detail else "")
     if isinstance(ev, Lifecycle):
         return f"{t} {'kiosk':<8} {ev.phase}" + (f" ({ev.detail})" if ev.detail else "")
     return None

@@ -31,6 +31,7 @@ class EventType(StrEnum):
     UTTERANCE_DROPPED = "utterance-dropped"
     SERVICE_VIEW = "service-view"
     LIFECYCLE = "lifecycle"
+    AUDIO_INPUT = "audio-input"
 
 
 class TranslationPath(StrEnum):
@@ -223,6 +224,16 @@ class UiCommand(Event):
     type: ClassVar[EventType] = EventType.UI_COMMAND
     action: UiAction
     value: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioInput(Event):
+    """A side's microphone: "lost" (error, stream stopped, or silent for audio.<side>.stall_s) or "restored"."""
+
+    type: ClassVar[EventType] = EventType.AUDIO_INPUT
+    side: Side
+    status: str  # lost | restored
+    detail: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

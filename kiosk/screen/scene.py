@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from ..core.config import Side
 from ..core.conversation import Conversation
 from ..core.events import (
+    AudioInput,
     CardRead,
     DiagnosticRow,
     DeviceState,
@@ -197,6 +198,14 @@ class SceneState:
                 self.overlay = Overlay(ev.text, ev.language, ev.t + REPEAT_SECONDS)
             else:
                 self.notices[ev.key] = ev.text
+        elif isinstance(ev, AudioInput):  # the teller learns at once that a side is not being heard
+            key = f"mic:{ev.side}"
+            if ev.status == "lost":
+                self.listening[ev.side] = False
+                self.notices[key] = (f"{ev.side} microphone lost ({ev.detail}): check its USB cable — "
+                                     "it reconnects by itself")
+            else:
+                self.notices.pop(key, None)
         elif isinstance(ev, Lifecycle):
             self.starting = ev.phase == "starting"
         elif isinstance(ev, UtteranceDropped):  # no final will come: its partial caption goes
