@@ -16,7 +16,7 @@ import numpy as np
 from kiosk.core.config import Side
 from kiosk.core.events import TranslationPath
 from kiosk.speech.asr import AsrResult, DecodeOptions, Transcriber
-from kiosk.speech.audio import Source
+from kiosk.speech.audio import Frame, Source
 from kiosk.translation.router import Translator
 
 SR = 16000
@@ -90,9 +90,9 @@ class ScriptedSource(Source):
         self.side = side
         self.audio = audio.astype(np.float32)
 
-    async def frames(self) -> AsyncIterator[np.ndarray]:
+    async def frames(self) -> AsyncIterator[Frame]:
         for i in range(0, len(self.audio) - 511, 512):
-            yield self.audio[i : i + 512]
+            yield Frame(self.audio[i : i + 512], i / SR)  # audio time: both sides start together
             await asyncio.sleep(0)
 
 

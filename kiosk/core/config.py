@@ -94,6 +94,8 @@ class AudioSource(_Frozen):
     file: Path | None = None
     realtime: bool = True
     channel: int = Field(0, ge=0, le=31)
+    stall_s: float = Field(2.0, ge=0.2, le=60.0, description="a microphone that delivers nothing this long is lost")
+    reopen_s: float = Field(1.0, ge=0.1, le=60.0, description="how often a lost microphone is looked for again")
 
     @model_validator(mode="after")
     def _file_needed(self) -> "AudioSource":

@@ -30,6 +30,8 @@ class EventType(StrEnum):
     NOTICE = "notice"
     UTTERANCE_DROPPED = "utterance-dropped"
     SERVICE_VIEW = "service-view"
+    LIFECYCLE = "lifecycle"
+    AUDIO_INPUT = "audio-input"
 
 
 class TranslationPath(StrEnum):
@@ -222,6 +224,26 @@ class UiCommand(Event):
     type: ClassVar[EventType] = EventType.UI_COMMAND
     action: UiAction
     value: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioInput(Event):
+    """A side's microphone: "lost" (error, stream stopped, or silent for audio.<side>.stall_s) or "restored"."""
+
+    type: ClassVar[EventType] = EventType.AUDIO_INPUT
+    side: Side
+    status: str  # lost | restored
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lifecycle(Event):
+    """The kiosk's own phase: "starting" (the glass is up, models are loading), "ready" (captions possible),
+    "stopping"."""
+
+    type: ClassVar[EventType] = EventType.LIFECYCLE
+    phase: str
+    detail: str = ""
 
 
 @dataclass(frozen=True)

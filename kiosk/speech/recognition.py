@@ -122,8 +122,7 @@ class Recognition:
     # ---- finals -------------------------------------------------------------------------------------------------
     async def _final(self, utt: Utterance) -> None:
         side, uid = utt.side, utt.utterance_id
-        if is_bleed(self.tracks[side], self.tracks[side.other], utt.first_frame, utt.last_frame,
-                    self.cfg.audio.bleed_margin_db):
+        if is_bleed(self.tracks[side], self.tracks[side.other], utt.t_start, utt.t_end, self.cfg.audio.bleed_margin_db):
             self._drop(side, uid, DropReason.BLEED)
             return
         try:
