@@ -232,6 +232,7 @@ class KioskApp:
         loading_nmt = asyncio.create_task(asyncio.to_thread(self._load_nmt))
 
         parts = await self._start_branch()
+        parts["tables"] = await self._start_tables()
         transcriber = None
         try:
             transcriber = await loading
@@ -266,6 +267,7 @@ class KioskApp:
         watcher.cancel()
         await asyncio.gather(*captures, watcher, return_exceptions=True)
         await self._stop_speech()
+        await self._stop_tables(parts["tables"])
         await self._stop_branch(parts)
         await render
         display.draw()
@@ -308,6 +310,59 @@ class KioskApp:
             self._loop.call_later(delay / self.speed, action)
         return {"hub": hub, "store": store, "notifier": notifier, "control": control}
 
+    async def _start_tables(self) -> dict:
+        """The translation memory in use — reloaded when `translation.phrases_file` changes or on SIGHUP, replaced by
+        the fleet's signed table when one arrives — and the teller's quick replies."""
+        from .branch.fleet import RetainedSubscriber
+        from .translation.fleet import FleetUpdater, TableService
+        from .translation.memory import MemoryHolder, default_memory, validate
+        from .translation.quickreply import QuickReplies
+        from .translation.table import TableError
+        from .translation.router import configured_memory
+
+        cfg = self.cfg.translation
+        def load():
+            mem = configured_memory(self.cfg)
+            problems = validate(mem) if cfg.phrases_file else []
+            if problems:
+                raise TableError(problems)
+            return mem
+
+        try:
+            memory = await asyncio.to_thread(load)
+        except KioskError as e:  # the bank's table is unreadable or unsafe: the built-in one, and the teller is told
+            memory = default_memory()
+            self.bus.publish(Notice(key="translation-table", text=f"translation table not loaded: {e}"))
+        self.memory = MemoryHolder(memory, path=cfg.phrases_file)
+        fleet = None
+        if cfg.fleet_topic:
+            fleet = FleetUpdater(self.memory, cfg.fleet_public_key, cfg.fleet_store)
+            await asyncio.to_thread(fleet.load_stored)
+        self.tables = TableService(self.memory, self.bus, fleet)
+        self.quick_replies = QuickReplies(self.memory, self.bus, self.conversation)
+        self.bus.listen(self.quick_replies.on_event, Order.SERVICE)
+        tasks = [asyncio.create_task(self.tables.watch(), name="table-watch")] if cfg.phrases_file else []
+        try:
+            self._loop.add_signal_handler(signal.SIGHUP,
+                                          lambda: tasks.append(asyncio.create_task(self.tables.reload())))
+        except (NotImplementedError, RuntimeError, AttributeError):
+            pass
+        subscriber = None
+        if fleet is not None and self.cfg.staff.mqtt_host:
+            def arrived(payload: bytes) -> None:  # MQTT thread → the loop
+                self._loop.call_soon_threadsafe(lambda: tasks.append(asyncio.create_task(self.tables.apply(payload))))
+
+            subscriber = RetainedSubscriber(self.cfg.staff.mqtt_host, self.cfg.staff.mqtt_port, cfg.fleet_topic,
+                                            arrived).start()
+        return {"tasks": tasks, "subscriber": subscriber}
+
+    async def _stop_tables(self, parts: dict) -> None:
+        if parts["subscriber"] is not None:
+            await asyncio.to_thread(parts["subscriber"].stop)
+        for t in parts["tasks"]:
+            t.cancel()
+        await asyncio.gather(*parts["tasks"], return_exceptions=True)
+
     async def _stop_branch(self, parts: dict) -> None:
         await self.branch.drain()
         await parts["control"].close()
@@ -328,7 +383,7 @@ class KioskApp:
 
         self.speech = SpeechPath(self.cfg, self.bus, transcriber, SileroScorer, self.conversation,
                                  prompts=recognition_prompts(self.cfg))
-        router = build_router(self.cfg, self.speech.scheduler.transcriber_for_translation(), registry)
+        router = build_router(self.cfg, self.speech.scheduler.transcriber_for_translation(), registry, self.memory)
         self.translation = TranslationStage.from_config(self.cfg, router, self.bus, self.conversation)
         self.speech.recognition.on_final = self.translation.submit_final
         self.speech.recognition.on_committed = self.translation.submit_committed

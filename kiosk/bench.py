@@ -72,17 +72,57 @@ def _latencies(fn, items, repeat: int) -> list[float]:
     return out
 
 
+EVAL_SETS = ("realistic", "adversarial")  # tests/data/mt_eval/<name>.toml, written apart from the memory
+GOALS = {"adversarial": {"wrong_meaning": 0}, "realistic": {"precision": 0.99, "coverage": 0.70}}
+
+
+def eval_files() -> dict[str, Path]:
+    from .core.config import PROJECT_ROOT
+
+    root = PROJECT_ROOT / "tests" / "data"
+    files = {name: root / "mt_eval" / f"{name}.toml" for name in EVAL_SETS}
+    files["dev"] = root / "mt_dev.toml"  # the developers' own iteration set (not a measurement)
+    return {k: v for k, v in files.items() if v.exists()}
+
+
+def bench_memory(cfg) -> dict[str, Any]:
+    """Coverage, precision and wrong-meaning count per direction on each evaluation set, and latency."""
+    from .translation.evaluation import evaluate, load_cases
+    from .translation.router import configured_memory
+
+    memory = configured_memory(cfg)
+    t0 = time.perf_counter()
+    for lang in sorted(memory.languages):
+        memory.patterns(lang)
+    out: dict[str, Any] = {"compile_s": time.perf_counter() - t0, "intents": len(memory.table.intents),
+                           "languages": sorted(memory.languages), "threshold": memory.threshold, "sets": {}}
+    for name, path in eval_files().items():
+        tallies, outcomes = evaluate(memory, load_cases(path))
+        lat = [o.elapsed_s for o in outcomes]
+        out["sets"][name] = {
+            "file": str(path), "goals": GOALS.get(name, {}),
+            "p50_ms": 1000 * percentile(lat, 0.5), "p95_ms": 1000 * percentile(lat, 0.95),
+            "directions": {k: t.as_dict() for k, t in sorted(tallies.items())},
+            "wrong_meaning": [{"id": o.case.id, "text": o.case.text, "expected": list(o.case.intents),
+                               "expected_slots": o.case.slots, "answered": list(o.answered), "slots": o.slots,
+                               "shown": o.text} for o in outcomes if o.verdict == "wrong"],
+        }
+    return out
+
+
 def bench_mt(cfg, repeat: int = 3) -> dict[str, Any]:
     from .core.compute import plan_for
     from .translation.nmt import NmtModel, load_configured
-    from .translation.phrases import default_memory
+    from .translation.router import configured_memory
 
-    results: dict[str, Any] = {"machine": machine(), "backends": []}
-    pm = default_memory()
+    results: dict[str, Any] = {"machine": machine(), "backends": [], "memory": bench_memory(cfg)}
+    pm = configured_memory(cfg)
     for src, tgt in (("zh", "en"), ("ja", "zh"), ("en", "ja")):
-        lat = _latencies(lambda s: pm.match_sentences(s, src, tgt), SENTENCES[src], repeat)
-        hits = sum(1 for s in SENTENCES[src] if all(m for _, m in pm.match_sentences(s, src, tgt)))
-        results["backends"].append({"backend": "phrase-memory", "pair": f"{src}-{tgt}", "sentences": len(lat),
+        if not pm.supports(src, tgt):
+            continue
+        lat = _latencies(lambda s: pm.translate_turn(s, src, tgt), SENTENCES[src], repeat)
+        hits = sum(1 for s in SENTENCES[src] if pm.translate_turn(s, src, tgt).complete)
+        results["backends"].append({"backend": "translation-memory", "pair": f"{src}-{tgt}", "sentences": len(lat),
                                     "p50_ms": 1000 * percentile(lat, 0.5), "p95_ms": 1000 * percentile(lat, 0.95),
                                     "matched": f"{hits}/{len(SENTENCES[src])}"})
     plan = plan_for(cfg.translation.device, cfg.translation.compute_type, cfg.translation.threads)

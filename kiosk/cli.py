@@ -55,12 +55,29 @@ def _fail(e: KioskError, code: int = 2) -> None:
 def config_validate(files: Annotated[list[Path], typer.Argument(help="TOML files, applied in order")]) -> None:
     """Validate FILE… (on top of the defaults) without starting anything. Exit 0 valid, 2 invalid."""
     try:
-        load_config(files)
+        loaded = load_config(files)
     except ConfigError as e:
         for p in e.problems:
             err.print(p, highlight=False, markup=False)
         raise typer.Exit(2) from None
+    table = loaded.config.translation.phrases_file
+    if table is not None:  # the bank's translation table is part of the configuration
+        problems = _table_problems(table)
+        for p in problems:
+            err.print(p, highlight=False, markup=False)
+        if problems:
+            raise typer.Exit(2)
     console.print(f"ok: {', '.join(map(str, files))}")
+
+
+def _table_problems(path: Path) -> list[str]:
+    from .translation.memory import load_memory, validate
+    from .translation.table import TableError
+
+    try:
+        return validate(load_memory(path))
+    except TableError as e:
+        return e.problems
 
 
 @config_app.command("show")
@@ -75,6 +92,154 @@ def config_show(config: ConfigOpt = None, as_json: Annotated[bool, typer.Option(
     for k, v, src in items:
         table.add_row(k, json.dumps(v, ensure_ascii=False), src)
     console.print(table)
+
+
+# ---- translations --------------------------------------------------------------------------------------------
+translations_app = typer.Typer(no_args_is_help=True, help="The bank's translation table: validate, sign, publish.")
+app.add_typer(translations_app, name="translations")
+
+
+@translations_app.command("validate")
+def translations_validate(
+    table: Annotated[Optional[Path], typer.Argument(help="a table file or directory (default: the built-in one)")] = None,
+) -> None:
+    """Check a translation table: prints `file:intent:language: problem`; exit 0 safe, 2 not."""
+    from .translation.table import DEFAULT_TABLE
+
+    problems = _table_problems(table or DEFAULT_TABLE)
+    for p in problems:
+        err.print(p, highlight=False, markup=False)
+    if problems:
+        err.print(f"{len(problems)} problem(s)")
+        raise typer.Exit(2)
+    console.print(f"ok: {table or DEFAULT_TABLE}")
+
+
+@translations_app.command("explain")
+def translations_explain(
+    text: Annotated[str, typer.Argument(help="a sentence as said")],
+    lang: Annotated[str, typer.Option("--lang", help="its language")] = "zh",
+    target: Annotated[str, typer.Option(help="the listener's language")] = "en",
+    config: ConfigOpt = None,
+) -> None:
+    """How the kiosk reads a sentence: its critical words, the nearest phrasings and what keeps each from matching."""
+    from .translation.memory import explain
+    from .translation.router import configured_memory
+
+    mem = configured_memory(_load(config).config)
+    for line in explain(mem, text, lang):
+        console.print(line, markup=False, highlight=False)
+    turn = mem.translate_turn(text, lang, target)
+    for seg in turn.segments:
+        console.print(f"→ {seg.match.intent}: {seg.match.text}" if seg.match else f"→ not translated: {seg.source}",
+                      markup=False, highlight=False)
+
+
+@translations_app.command("keygen")
+def translations_keygen(
+    out: Annotated[Path, typer.Option(help="where to write the private signing key (PEM, 0600); keep it offline")],
+) -> None:
+    """Make the bank's signing key; prints the public key for `translation.fleet_public_key`."""
+    import os
+
+    from .translation.fleet import keygen
+
+    if out.exists():
+        err.print(f"{out} exists: not overwritten")
+        raise typer.Exit(2)
+    pem, public = keygen()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    console.print(f"private key → {out}")
+    print(public)
+
+
+@translations_app.command("sign")
+def translations_sign(
+    table: Annotated[Path, typer.Argument(help="the table (file or directory) to distribute")],
+    key: Annotated[Path, typer.Option(help="the private signing key (PEM)")],
+    version: Annotated[int, typer.Option(min=1, help="the table's version: higher than any published before")],
+    out: Annotated[Path, typer.Option(help="the signed table (JSON) to publish")],
+) -> None:
+    """Validate TABLE and sign it as one versioned file for the fleet (nothing is signed when it has problems)."""
+    from .translation.fleet import FleetError, sign_table
+    from .translation.memory import load_memory, validate
+    from .translation.table import TableError, dump_table
+
+    try:
+        mem = load_memory(table)
+    except TableError as e:
+        for p in e.problems:
+            err.print(p, highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    problems = validate(mem)
+    for p in problems:
+        err.print(p, highlight=False, markup=False)
+    if problems:
+        err.print(f"{len(problems)} problem(s): not signed")
+        raise typer.Exit(2)
+    try:
+        payload = sign_table(dump_table(mem.table), version, key.read_bytes())
+    except (FleetError, ValueError, OSError) as e:
+        err.print(f"cannot sign: {e}")
+        raise typer.Exit(2) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(payload)
+    console.print(f"signed version {version} ({len(mem.table.intents)} intents, {len(mem.languages)} languages) → {out}")
+
+
+@translations_app.command("verify")
+def translations_verify(
+    signed: Annotated[Path, typer.Argument(help="a signed table")],
+    public_key: Annotated[Optional[str], typer.Option(help="base64 public key (default: translation.fleet_public_key)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Check a signed table's signature and contents, as a kiosk will before applying it."""
+    from .translation.fleet import FleetError, verify
+    from .translation.memory import TranslationMemory, validate
+    from .translation.table import TableError, loads_table
+
+    key = public_key or _load(config).config.translation.fleet_public_key
+    if not key:
+        err.print("no public key: pass --public-key or set translation.fleet_public_key")
+        raise typer.Exit(2)
+    try:
+        st = verify(signed.read_bytes(), key)
+        problems = validate(TranslationMemory(loads_table(st.table, str(signed))))
+    except (FleetError, TableError, OSError) as e:
+        err.print(f"rejected: {e}")
+        raise typer.Exit(2) from None
+    for p in problems:
+        err.print(p, highlight=False, markup=False)
+    if problems:
+        raise typer.Exit(2)
+    console.print(f"ok: version {st.version}, signed {st.created}, sha256 {st.sha256[:16]}…")
+
+
+@translations_app.command("publish")
+def translations_publish(
+    signed: Annotated[Path, typer.Argument(help="a signed table (`kiosk translations sign`)")],
+    host: Annotated[Optional[str], typer.Option(help="broker (default: staff.mqtt_host)")] = None,
+    port: Annotated[Optional[int], typer.Option(help="broker port (default: staff.mqtt_port)")] = None,
+    topic: Annotated[Optional[str], typer.Option(help="topic (default: translation.fleet_topic)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Publish a signed table retained on the fleet topic: every kiosk applies it (now or when it next connects)."""
+    from .branch.fleet import publish_retained
+
+    cfg = _load(config).config
+    host, port, topic = host or cfg.staff.mqtt_host, port or cfg.staff.mqtt_port, topic or cfg.translation.fleet_topic
+    if not host or not topic:
+        err.print("no broker or topic: pass --host/--topic or set staff.mqtt_host and translation.fleet_topic")
+        raise typer.Exit(2)
+    try:
+        publish_retained(host, port, topic, signed.read_bytes())
+    except OSError as e:
+        err.print(f"not published: {e}")
+        raise typer.Exit(2) from None
+    console.print(f"published {signed} retained on {topic} at {host}:{port}")
 
 
 # ---- models --------------------------------------------------------------------------------------------------
@@ -474,12 +639,29 @@ def bench_mt_cmd(
     repeat: Annotated[int, typer.Option(min=1)] = 3,
     config: ConfigOpt = None,
 ) -> None:
-    """Translation: sentence latency p50/p95 and tokens/s per backend (phrase memory, each NMT model)."""
+    """Translation: the translation memory's coverage, precision and wrong-meaning count per direction on the
+    evaluation sets; sentence latency p50/p95 and tokens/s per backend (translation memory, each NMT model)."""
     from . import bench
 
     cfg = _load(config).config
     results = bench.bench_mt(cfg, repeat)
     bench.write(results, out)
+    mem = results["memory"]
+    table = Table("set", "direction", "cases", "answered", "correct", "wrong meaning", "miss", "coverage", "precision")
+    for name, res in mem["sets"].items():
+        for direction, t in res["directions"].items():
+            table.add_row(name, direction, str(t["cases"]), str(t["answered"]), str(t["correct"]),
+                          str(t["wrong_meaning"]), str(t["miss"]), f"{100 * t['coverage']:.1f}%",
+                          f"{100 * t['precision']:.1f}%")
+    console.print(table)
+    for name, res in mem["sets"].items():
+        goals = ", ".join(f"{k} {'≥ ' + format(v, '.0%') if isinstance(v, float) else '= ' + str(v)}"
+                          for k, v in res["goals"].items())
+        console.print(f"{name}: memory p50 {res['p50_ms']:.2f} ms, p95 {res['p95_ms']:.2f} ms"
+                      + (f"; goals: {goals}" if goals else ""))
+        for w in res["wrong_meaning"]:
+            console.print(f"  wrong meaning {w['id']}: {w['text']!r} → {w['answered']} {w['slots']} "
+                          f"(expected {w['expected']} {w['expected_slots']})", markup=False)
     table = Table("backend", "pair", "device", "p50 ms", "p95 ms", "tokens/s | matched")
     for row in bench.table_rows(results):
         table.add_row(*row)

@@ -14,7 +14,7 @@ from kiosk.translation.glossary import default_glossary
 from kiosk.core.models import ModelStore
 from kiosk.provision import add_model
 from kiosk.translation.nmt import NmtModel, NmtRegistry, read_info
-from kiosk.translation.phrases import default_memory
+from kiosk.translation.memory import default_memory
 from kiosk.translation.tinymt import build_tiny_model, train_sentencepiece
 from kiosk.translation.router import (
     NmtTranslator,

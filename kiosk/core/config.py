@@ -151,8 +151,32 @@ class TranslationSection(_Frozen):
     threads: int = Field(0, ge=0, le=64)
     beam_size: int = Field(2, ge=1, le=8)
     phrase_memory: bool = True
-    phrase_threshold: float = Field(85.0, ge=50.0, le=100.0)
+    phrase_threshold: float = Field(75.0, ge=50.0, le=100.0)
     phrases_file: Path | None = None
+    fleet_topic: str = Field("", pattern=r"^[^#+\x00]*$")  # MQTT topic of the signed table ("" = off)
+    fleet_public_key: str = ""  # base64 of the raw 32-byte Ed25519 public key
+    fleet_store: Path = Path("~/.local/share/kiosk/translation-table.json")
+
+    @field_validator("fleet_public_key")
+    @classmethod
+    def _v_key(cls, v: str) -> str:
+        import base64
+        import binascii
+
+        if v:
+            try:
+                raw = base64.b64decode(v, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("not base64 (use the key `kiosk translations keygen` prints)") from None
+            if len(raw) != 32:
+                raise ValueError("an Ed25519 public key is 32 bytes (base64 of 44 characters)")
+        return v
+
+    @model_validator(mode="after")
+    def _fleet_needs_key(self) -> "TranslationSection":
+        if self.fleet_topic and not self.fleet_public_key:
+            raise ValueError("fleet_topic is set but fleet_public_key is not: a table nobody can verify is never applied")
+        return self
     glossary_file: Path | None = None
     pivot: bool = True
     whisper_to_english: bool = True
@@ -354,7 +378,7 @@ class LoadedConfig:
 
 # Keys whose relative paths are resolved against the directory of the file that set them.
 _PATH_KEYS = ("audio.teller.file", "audio.customer.file", "models.cache_dir", "logging.file", "privacy.salt_file",
-              "translation.phrases_file", "translation.glossary_file", "queue.database")
+              "translation.phrases_file", "translation.glossary_file", "translation.fleet_store", "queue.database")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

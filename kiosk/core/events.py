@@ -30,6 +30,7 @@ class EventType(StrEnum):
     NOTICE = "notice"
     UTTERANCE_DROPPED = "utterance-dropped"
     SERVICE_VIEW = "service-view"
+    QUICK_REPLY_VIEW = "quick-reply-view"
     LIFECYCLE = "lifecycle"
     AUDIO_INPUT = "audio-input"
 
@@ -126,6 +127,14 @@ class UtteranceDropped(Event):
     reason: DropReason
 
 
+@dataclass(frozen=True)
+class Suggestion:
+    """An intent of the bank's translation memory offered to the teller (sendable with one key)."""
+
+    intent: str
+    text: str  # its reviewed sentence in the teller's language
+
+
 @dataclass(frozen=True, kw_only=True)
 class Translation(Event):
     type: ClassVar[EventType] = EventType.TRANSLATION
@@ -140,6 +149,17 @@ class Translation(Event):
     note: str = ""  # e.g. "no model for ja→zh: kiosk models add DIR"
     verified: bool = True  # numbers and bank terms checked against the source
     partial: bool = False  # a translation of the committed prefix while the person still speaks
+    # translation memory: the intent of each sentence ("" = that sentence not translated), the sentences the
+    # listener sees only as said (marked "not translated"), and, for the teller's own words that matched nothing,
+    # the closest intents to send instead
+    intents: tuple[str, ...] = ()
+    untranslated: tuple[str, ...] = ()
+    suggestions: tuple[Suggestion, ...] = ()
+
+    @property
+    def not_translated(self) -> bool:
+        """Nothing of it was translated: the listener sees the speaker's own words, marked so."""
+        return self.text is None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,6 +235,8 @@ class UiAction(StrEnum):
     CALL_NEXT = "call-next"  # the teller calls the next customer (value = counter)
     PIN = "pin"  # diagnostics PIN entry: a digit, "enter", "back" or "cancel"
     PATTERN = "pattern"  # diagnostics: next full-panel test pattern (then back to the check list)
+    QUICK_REPLY = "quick-reply"  # teller quick replies: open, close, pick:N, char:X, back, enter, page
+    SUGGESTION = "suggestion"  # send the teller's N-th suggestion (value "1".."3")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -274,3 +296,27 @@ class Notice(Event):
     text: str
     side: Side = Side.TELLER
     language: str = "en"
+
+
+@dataclass(frozen=True)
+class QuickReplyItem:
+    key: str  # the number key that sends it
+    intent: str
+    text: str  # the reviewed sentence in the teller's language
+    preview: str  # what the customer will see (their language), slots still open as {type}
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuickReplyView(Event):
+    """The teller's quick-reply panel: off, a list (chosen by context or by the typed search), or a slot being
+    filled. Published by the quick-reply controller; the screen state renders it on the teller's half."""
+
+    type: ClassVar[EventType] = EventType.QUICK_REPLY_VIEW
+    mode: str  # off | list | slot
+    query: str = ""
+    items: tuple[QuickReplyItem, ...] = ()
+    context: str = ""  # why these items: "business cash · after card-lost"
+    prompt: str = ""  # slot mode: what to type ("amount, e.g. 500 USD")
+    entry: str = ""  # slot mode: what has been typed
+    error: str = ""
+    page: int = 0

@@ -330,7 +330,12 @@ class Renderer:
         if reader in (Side.TELLER, None):  # notices (devices, models) are for the teller only
             for note in list(state.notices.values())[-3:]:
                 y = self._blit_lines(zone, self._wrap(self._mask(note), small, "en", width), small, pal.notice, "en", margin, y)
+        if reader in (Side.TELLER, None) and state.suggestions and state.quick_reply is None:
+            y = self._draw_suggestions(zone, state, y, width)
         top = y + lh_small // 2
+        if reader in (Side.TELLER, None) and state.quick_reply is not None and scene != "diagnostics":
+            self._draw_quick_replies(zone, state, top, width)
+            return
         ticket = state.ticket_view(now) if reader is not Side.TELLER else None  # the teller has it as a notice
         if scene == "diagnostics":
             self._draw_diagnostics(zone, reader, state, top)
@@ -345,6 +350,43 @@ class Renderer:
             self._draw_attract(zone, reader, top, now, starting=state.starting)
         elif scene != "ticket":
             self._draw_captions(zone, reader, state, lang, top, width)
+
+    def _draw_suggestions(self, zone, state: SceneState, y: int, width: int) -> int:
+        """What the teller can send instead of words that matched no reviewed phrase: F1–F3."""
+        size, lang, margin = self._px(26), state.teller_language, self._px(36)
+        y = self._blit_lines(zone, ["Not translated — send instead:"], size, self.palette.notice, "en", margin, y)
+        for i, s in enumerate(state.suggestions[:3], 1):
+            y = self._blit_lines(zone, self._wrap(f"F{i}  {s.text}", size, lang, width), size, self.palette.accent,
+                                 lang, margin, y)
+        return y
+
+    def _draw_quick_replies(self, zone, state: SceneState, top: int, width: int) -> None:
+        """The teller's quick-reply panel: numbered phrases (and what the customer will read), or a slot to fill."""
+        qr = state.quick_reply
+        assert qr is not None
+        pal, margin, lang = self.palette, self._px(36), state.teller_language
+        size, small = self._px(30), self._px(22)
+        if qr.mode == "slot":
+            head = "Quick reply — type the value, Enter to send, Backspace back, Esc close"
+        else:
+            head = (f"Quick replies ({qr.context}) — 1–9 send · type to search · Tab next page · Esc close"
+                    + (f" · search: {qr.query}_" if qr.query else ""))
+        y = self._blit_lines(zone, self._wrap(head, small, "en", width), small, pal.badge, "en", margin, top)
+        for item in qr.items:
+            label = f"{item.key}  {item.text}" if item.key else item.text
+            y = self._blit_lines(zone, self._wrap(label, size, lang, width), size, pal.text, lang, margin, y)
+            if item.preview:
+                target = state.customer_language
+                y = self._blit_lines(zone, self._wrap("    → " + item.preview, small, target, width), small,
+                                     pal.original, target, margin, y)
+            if y > zone.get_height() - margin:
+                break
+        if qr.mode == "slot":
+            y = self._blit_lines(zone, [f"{qr.prompt}  ›  {qr.entry}_"], size, pal.accent, "en", margin, y)
+            if qr.error:
+                self._blit_lines(zone, self._wrap("⚠ " + qr.error, small, "en", width), small, pal.notice, "en", margin, y)
+        elif not qr.items:
+            self._blit_lines(zone, ["(nothing found)"], small, pal.own, "en", margin, y)
 
     def _draw_captions(self, zone, reader: Side | None, state: SceneState, lang: str, top: int, width: int) -> None:
         """Stack captions from the newest upwards; what does not fit scrolls away (never overflows).
@@ -537,6 +579,17 @@ class Display:
                 if key is not None:
                     commands.append(UiCommand(action=UiAction.PIN, value=key))
                 continue
+            if self.state.quick_reply is not None and ev.type in (pygame.KEYDOWN, pygame.TEXTINPUT):
+                value = quick_reply_key(ev, self.state.quick_reply.mode)
+                if value is not None:
+                    commands.append(UiCommand(action=UiAction.QUICK_REPLY, value=value))
+                continue
+            if ev.type == pygame.KEYDOWN and ev.key == pygame.K_q:
+                commands.append(UiCommand(action=UiAction.QUICK_REPLY, value="open"))
+                continue
+            if ev.type == pygame.KEYDOWN and pygame.K_F1 <= ev.key <= pygame.K_F3 and self.state.suggestions:
+                commands.append(UiCommand(action=UiAction.SUGGESTION, value=str(ev.key - pygame.K_F1 + 1)))
+                continue
             if ev.type == pygame.QUIT or (ev.type == pygame.KEYDOWN and ev.key == pygame.K_ESCAPE):
                 return None
             if ev.type == pygame.KEYDOWN and ev.key in KEYS:
@@ -562,6 +615,24 @@ def _keys() -> dict[int, UiAction]:
 
 
 KEYS = _keys()
+
+
+def quick_reply_key(ev, mode: str) -> str | None:
+    """A key or typed text while the quick-reply panel is open → its command value (digits pick in the list,
+    are text in a slot; letters search)."""
+    import pygame
+
+    if ev.type == pygame.TEXTINPUT:
+        if mode == "list" and ev.text.isdigit():
+            return None  # the KEYDOWN of a digit picks
+        return "char:" + ev.text
+    keys = {pygame.K_ESCAPE: "close", pygame.K_BACKSPACE: "back", pygame.K_RETURN: "enter", pygame.K_KP_ENTER: "enter",
+            pygame.K_TAB: "page", pygame.K_PAGEDOWN: "page"}
+    if ev.key in keys:
+        return keys[ev.key]
+    if mode == "list" and pygame.K_1 <= ev.key <= pygame.K_9:
+        return f"pick:{ev.key - pygame.K_0}"
+    return None
 
 
 def touch_command(renderer: Renderer, pos: tuple[int, int]) -> UiCommand | None:

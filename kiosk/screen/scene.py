@@ -19,8 +19,10 @@ from ..core.events import (
     Lifecycle,
     Notice,
     PartialTranscript,
+    QuickReplyView,
     ServiceView,
     SpeechStarted,
+    Suggestion,
     TicketIssued,
     Translation,
     TranslationPath,
@@ -82,6 +84,8 @@ class SceneState:
         self.overlay: Overlay | None = None
         self.diagnostics: list[DiagnosticRow] | None = None  # not None: the diagnostics scene is up
         self.pin_entry: int | None = None  # not None: the teller keyboard is typing the diagnostics PIN (digits typed)
+        self.quick_reply: QuickReplyView | None = None  # the teller's quick-reply panel, when open
+        self.suggestions: tuple[Suggestion, ...] = ()  # closest phrases to the teller's last untranslated words
         self.pattern: str | None = None  # a full-panel test pattern shown in diagnostics mode
         self.starting = False  # the glass is up but the models are still loading
         self.version = 0  # bumped on every change, so the renderer knows when to redraw
@@ -172,6 +176,8 @@ class SceneState:
             )
             self._put(replace(old, translation=ev.text, target_language=ev.target_language, path=ev.path, note=ev.note,
                               verified=ev.verified))
+            if ev.side is Side.TELLER and not ev.partial:
+                self.suggestions = ev.suggestions
             key = f"mt:{ev.source_language}->{ev.target_language}"
             if ev.text is None and ev.note:
                 self.notices[key] = ev.note
@@ -212,6 +218,8 @@ class SceneState:
             self.listening[ev.side] = False
             if self.captions.pop(ev.utterance_id, None) is None:
                 return False
+        elif isinstance(ev, QuickReplyView):
+            self.quick_reply = ev if ev.mode != "off" else None
         elif isinstance(ev, ServiceView):
             self.diagnostics = list(ev.rows) if ev.mode in ("checks", "pattern") else None
             self.pin_entry = ev.pin_length if ev.mode == "pin" else None
@@ -224,6 +232,7 @@ class SceneState:
 
     def _command(self, ev: UiCommand) -> None:
         if ev.action is UiAction.CLEAR:
+            self.suggestions = ()
             self.captions.clear()
             self.overlay = None
         elif ev.action is UiAction.REPEAT:

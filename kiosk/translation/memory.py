@@ -342,22 +342,25 @@ class TranslationMemory:
         return SLOT.sub(lambda m: values[m.group(1) + m.group(2)].write(lang), ph.say)
 
     def translate_turn(self, text: str, source: str, target: str) -> TurnResult:
-        """Whole turn, then sentence by sentence; a sentence by its clauses only when every clause matches."""
-        whole = self.match(text, source, target)
-        if whole is not None:
-            return TurnResult((Segment(text.strip(), whole),))
-        out = []
-        for s in sentences(text):
-            m = self.match(s, source, target)
-            if m is None:
-                clauses = [c.strip() for c in _CLAUSE_END.split(s) if c.strip()]
-                if len(clauses) > 1:
-                    ms = [self.match(c, source, target) for c in clauses]
-                    if all(ms):
-                        out += [Segment(c, cm) for c, cm in zip(clauses, ms)]
-                        continue
-            out.append(Segment(s, m))
-        return TurnResult(tuple(out))
+        """Sentence by sentence (a sentence by its clauses only when every clause matches); a turn whose sentences
+        do not all match may still be one phrasing as a whole ("Yes. Here it is.")."""
+        parts = sentences(text) or [text.strip()]
+        out = [self._sentence(s, source, target) for s in parts]
+        if len(parts) > 1 and not all(seg.match for segs in out for seg in segs):
+            whole = self.match(text, source, target)
+            if whole is not None:
+                return TurnResult((Segment(text.strip(), whole),))
+        return TurnResult(tuple(seg for segs in out for seg in segs))
+
+    def _sentence(self, s: str, source: str, target: str) -> list[Segment]:
+        m = self.match(s, source, target)
+        if m is None:
+            clauses = [c.strip() for c in _CLAUSE_END.split(s) if c.strip()]
+            if len(clauses) > 1:
+                ms = [self.match(c, source, target) for c in clauses]
+                if all(ms):
+                    return [Segment(c, cm) for c, cm in zip(clauses, ms)]
+        return [Segment(s, m)]
 
     def closest(self, text: str, lang: str, n: int = 3, *, speaker: str | None = None, floor: float = 45.0,
                 exclude: tuple[str, ...] = ()) -> list[tuple[str, float]]:
@@ -508,9 +511,9 @@ class MemoryHolder:
     def on_change(self, fn: Callable[[TranslationMemory], None]) -> None:
         self._listeners.append(fn)
 
-    def replace(self, memory: TranslationMemory) -> list[str]:
+    def replace(self, memory: TranslationMemory, *, validated: bool = False) -> list[str]:
         """Swap in `memory` when it validates; returns the problems (empty = swapped)."""
-        problems = validate(memory)
+        problems = [] if validated else validate(memory)
         if problems:
             return problems
         with self._lock:

@@ -190,7 +190,7 @@ def spelled_to_digits(text: str, lang: str) -> str:
     except ImportError:  # pragma: no cover - pinned dependency
         return text
     try:
-        out = alpha2digit(text, lang, threshold=1)
+        out = alpha2digit(text, lang, threshold=2)
     except Exception:  # text2num declines odd input; the text is then read as written
         return text
     # text2num writes a multiplier after digits as its own number ("2.5 million" → "2.5 1000000"): join them

@@ -1,14 +1,17 @@
 """Translation: a Translator interface and a router that picks the best available path per language pair.
 
 Order of preference (each path may decline, then the next is tried):
-  1. bank phrase memory, when every sentence matches a curated phrase (reviewed translations, numbers slotted);
+  1. the bank's translation memory, when every sentence matches an intent safely (reviewed translations, slots
+     carried over in the listener's conventions);
   2. a direct CTranslate2 NMT model for the pair;
   3. a multilingual NMT model (NLLB / M2M-100 language tokens);
   4. pivot through English (two NMT hops);
-  5. phrase memory for the sentences that match, "…" for the rest;
-  6. Whisper's own speech translation (any language → English, from the audio);
-  7. nothing: the caption says which model is missing — never a fake translation.
-Every machine output goes through the number guard (repair or mark unverified) and the glossary check.
+  5. the translation memory for the sentences that match; the others are shown as said, marked "not translated";
+  6. Whisper's own speech translation (any language → English, from the audio) — only when it passes the guard;
+  7. nothing: the listener sees the speaker's own words marked "not translated"; a teller whose words matched
+     nothing is offered the closest intents to send instead.
+Every output, whatever its path, goes through the number, currency and unit guard (repair from the source or mark
+unverified; a Whisper speech translation that fails it is not shown) and machine output through the glossary check.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from ..core.events import TranslationPath
 from .glossary import Glossary
 from ..speech.guards import repetition_loop
 from .nmt import NmtModel, NmtRegistry
-from .phrases import PhraseMemory, join_sentences
+from .memory import MemoryHolder, TranslationMemory, join_sentences
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,18 @@ class TranslationRequest:
     source: str
     target: str
     audio: np.ndarray | None = None  # the utterance, for speech-translation paths
+    speaker: str = ""  # teller | customer: a teller whose words match nothing gets suggestions
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A translator's answer with more than text: the translation memory says which intents it matched and which
+    sentences it left untranslated."""
+
+    text: str
+    intents: tuple[str, ...] = ()
+    untranslated: tuple[str, ...] = ()
+    checked_source: str | None = None  # the part of the source the text translates (for the guard)
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,10 @@ class TranslationOutcome:
     path: TranslationPath
     note: str = ""
     elapsed_s: float = 0.0
-    verified: bool = True  # numbers and glossary terms checked against the source
+    verified: bool = True  # numbers, currencies and glossary terms checked against the source
+    intents: tuple[str, ...] = ()
+    untranslated: tuple[str, ...] = ()
+    suggestions: tuple[tuple[str, str], ...] = ()  # (intent, its sentence in the speaker's language)
 
 
 class Translator(ABC):
@@ -60,21 +78,41 @@ class Translator(ABC):
 
 
 class PhraseMemoryTranslator(Translator):
+    """The bank's translation memory (`memory`). Whole turns only, or (`partial`) the sentences that match."""
+
     path = TranslationPath.PHRASE_MEMORY
 
-    def __init__(self, memory: PhraseMemory, *, partial: bool = False) -> None:
-        self.memory = memory
+    def __init__(self, memory: TranslationMemory | MemoryHolder, *, partial: bool = False) -> None:
+        self.holder = memory if isinstance(memory, MemoryHolder) else MemoryHolder(memory)
         self.partial = partial
+
+    @property
+    def memory(self) -> TranslationMemory:
+        return self.holder.memory
 
     def supports(self, source: str, target: str, *, has_audio: bool) -> bool:
         return self.memory.supports(source, target)
 
-    def translate(self, req: TranslationRequest) -> str | None:
-        parts = self.memory.match_sentences(req.text, req.source, req.target)
-        matched = [m for _, m in parts if m is not None]
-        if not matched or (not self.partial and len(matched) < len(parts)):
+    def translate(self, req: TranslationRequest) -> Answer | None:
+        turn = self.memory.translate_turn(req.text, req.source, req.target)
+        if not turn.any or (not self.partial and not turn.complete):
             return None
-        return join_sentences([m.text if m else "…" for _, m in parts], req.target)
+        done = [s for s in turn.segments if s.match is not None]
+        return Answer(join_sentences([s.match.text for s in done], req.target), turn.intents,
+                      tuple(s.source for s in turn.segments if s.match is None),
+                      join_sentences([s.source for s in done], req.source))
+
+    def suggest(self, req: TranslationRequest, n: int = 3) -> tuple[tuple[str, str], ...]:
+        """The closest teller intents to what the teller said (nothing matched it safely)."""
+        mem = self.memory
+        if req.speaker != "teller" or not mem.supports(req.source, req.target):
+            return ()
+        out = []
+        for iid, _score in mem.closest(req.text, req.source, n, speaker="teller"):
+            text = mem.table.phrasings[req.source][iid].say
+            if mem.render(iid, req.target, None) is not None or mem.intent(iid).slots:
+                out.append((iid, text))
+        return tuple(out)
 
 
 class NmtTranslator(Translator):
@@ -156,6 +194,10 @@ def no_model_note(source: str, target: str) -> str:
     return f"no translation model for {source}→{target}: provision one with `kiosk models add DIR`"
 
 
+def not_translated_note(source: str, target: str) -> str:
+    return f"not translated: no reviewed phrase matches and {no_model_note(source, target)}"
+
+
 class TranslationRouter:
     """Tries translators in order of preference; the first that supports the pair and answers wins."""
 
@@ -163,7 +205,7 @@ class TranslationRouter:
                  cache_size: int = 256) -> None:
         self.translators = list(translators)
         self.glossary = glossary
-        self._cache: OrderedDict[tuple[str, str, str], TranslationOutcome] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, str, str], TranslationOutcome] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -175,11 +217,16 @@ class TranslationRouter:
                 return t.path
         return TranslationPath.NONE
 
+    def clear_cache(self) -> None:
+        """The translation memory changed: forget what it answered."""
+        with self._lock:
+            self._cache.clear()
+
     def translate(self, req: TranslationRequest) -> TranslationOutcome:
         t0 = time.perf_counter()
         if req.source == req.target:
             return TranslationOutcome(req.text, TranslationPath.SAME_LANGUAGE)
-        key = (req.source, req.target, req.text)
+        key = (req.source, req.target, req.text, req.speaker)
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None:
@@ -197,48 +244,73 @@ class TranslationRouter:
         for t in self.translators:
             if not t.supports(req.source, req.target, has_audio=req.audio is not None):
                 continue
-            text = t.translate(req)
-            if text is None:
+            answer = t.translate(req)
+            if answer is None:
                 continue
-            return self._verify(req, text, t.path)
-        return TranslationOutcome(None, TranslationPath.NONE, note=no_model_note(req.source, req.target))
+            outcome = self._verify(req, answer if isinstance(answer, Answer) else Answer(answer), t.path)
+            if outcome is not None:
+                return outcome
+        suggestions = next((t.suggest(req) for t in self.translators if isinstance(t, PhraseMemoryTranslator)), ())
+        return TranslationOutcome(None, TranslationPath.NONE, note=not_translated_note(req.source, req.target),
+                                  untranslated=(req.text,), suggestions=suggestions)
 
-    def _verify(self, req: TranslationRequest, text: str, path: TranslationPath) -> TranslationOutcome:
-        """Number guard (repair where it can) and glossary check on machine output."""
+    def _verify(self, req: TranslationRequest, answer: Answer, path: TranslationPath) -> TranslationOutcome | None:
+        """Number, currency and unit guard on every path (repair from the source where it can, else unverified; a
+        Whisper speech translation that fails it is declined), and the glossary check on machine output."""
         notes = []
         verified = True
-        if path is not TranslationPath.PHRASE_MEMORY or "…" in text:
-            guard = numbers.repair(req.text, req.source, text, req.target)
-            if guard.repaired is not None:
-                text = guard.repaired
-                notes.append("numbers restored from the original")
-            elif not guard.ok:
-                verified = False
-                notes.append("numbers differ from the original: check with the customer")
+        text = answer.text
+        source = answer.checked_source if answer.checked_source is not None else req.text
+        guard = numbers.repair(source, req.source, text, req.target)
+        if guard.repaired is not None:
+            text = guard.repaired
+            notes.append("numbers restored from the original")
+        elif not guard.ok:
+            if path is TranslationPath.WHISPER:
+                return None  # a speech translation with other numbers or currencies is not a translation
+            verified = False
+            notes.append("numbers differ from the original: check with the customer")
         if self.glossary is not None and path in (TranslationPath.NMT, TranslationPath.PIVOT):
             if not self.glossary.check(req.text, text, req.source, req.target):
                 notes.append("bank terms not as in the glossary")
-        return TranslationOutcome(text, path, note="; ".join(notes), verified=verified)
+        if answer.untranslated:
+            notes.append("partly not translated")
+        return TranslationOutcome(text, path, note="; ".join(notes), verified=verified, intents=answer.intents,
+                                  untranslated=answer.untranslated)
 
 
-def build_router(cfg, transcriber: Transcriber | None, registry: NmtRegistry | None = None) -> TranslationRouter:
-    """The router for a kiosk config: phrase memory, the provisioned NMT models, and Whisper speech translation."""
+def build_router(cfg, transcriber: Transcriber | None, registry: NmtRegistry | None = None,
+                 memory: MemoryHolder | None = None) -> TranslationRouter:
+    """The router for a kiosk config: translation memory, the provisioned NMT models, Whisper speech translation."""
     from .glossary import Glossary, default_glossary
-    from .phrases import PhraseMemory, default_memory, load_phrases
 
     tcfg = cfg.translation
-    memory = PhraseMemory(load_phrases(tcfg.phrases_file), tcfg.phrase_threshold) if tcfg.phrases_file \
-        else PhraseMemory(default_memory().phrases, tcfg.phrase_threshold)
+    holder = memory or MemoryHolder(configured_memory(cfg))
     glossary = Glossary.load(tcfg.glossary_file) if tcfg.glossary_file else default_glossary()
     registry = registry or NmtRegistry()
     chain: list[Translator] = []
     if tcfg.phrase_memory:
-        chain.append(PhraseMemoryTranslator(memory))
+        chain.append(PhraseMemoryTranslator(holder))
     chain += [NmtTranslator(registry, glossary, multilingual=False), NmtTranslator(registry, glossary, multilingual=True)]
     if tcfg.pivot:
         chain.append(PivotTranslator(registry, glossary))
     if tcfg.phrase_memory:
-        chain.append(PhraseMemoryTranslator(memory, partial=True))
+        chain.append(PhraseMemoryTranslator(holder, partial=True))
     if transcriber is not None and tcfg.whisper_to_english:
         chain.append(WhisperSpeechTranslator(transcriber))
-    return TranslationRouter(chain, glossary=glossary)
+    router = TranslationRouter(chain, glossary=glossary)
+    holder.on_change(lambda _m: router.clear_cache())
+    return router
+
+
+def configured_memory(cfg) -> TranslationMemory:
+    """The bank's table from `translation.phrases_file` (file or directory), else the built-in one."""
+    from .memory import default_memory, load_memory
+
+    tcfg = cfg.translation
+    if tcfg.phrases_file:
+        return load_memory(tcfg.phrases_file, threshold=tcfg.phrase_threshold)
+    mem = default_memory()
+    if mem.threshold == tcfg.phrase_threshold:
+        return mem
+    return TranslationMemory(mem.table, threshold=tcfg.phrase_threshold)

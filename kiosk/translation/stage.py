@@ -24,7 +24,7 @@ from ..core.bus import EventBus
 from ..core.config import Side
 from ..core.conversation import Conversation
 from ..core.errors import ErrorCode
-from ..core.events import ErrorEvent, FinalTranscript, Translation, TranslationPath
+from ..core.events import ErrorEvent, FinalTranscript, Suggestion, Translation, TranslationPath
 from .router import TranslationOutcome, TranslationRequest, TranslationRouter
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class TranslationStage:
         if len(self._finals) >= self.max_finals:
             old = self._finals.popleft()
             self.counters[("final", "dropped-backlog")] += 1
-            self._publish(old, TranslationOutcome(None, TranslationPath.NONE,
+            self._publish(old, TranslationOutcome(None, TranslationPath.NONE, untranslated=(old.text,),
                                                   note="translation fell behind: not translated"))
         self._finals.append(_Job(final.side, uid, final.text, final.language, audio, False, next(self._seq)))
         self.counters[("final", "submitted")] += 1
@@ -144,7 +144,7 @@ class TranslationStage:
             target = self.conversation.language(job.side.other)  # read now: the conversation may have moved on
             if target == job.language and job.partial:
                 continue
-            req = TranslationRequest(job.text, job.language, target, job.audio)
+            req = TranslationRequest(job.text, job.language, target, job.audio, speaker=str(job.side))
             self.busy = True
             try:
                 out = await self._run(lambda r=req: self.router.translate(r))
@@ -157,7 +157,8 @@ class TranslationStage:
                     continue
                 self.bus.publish(ErrorEvent(stage="mt", code=ErrorCode.MT_FAILED, message=type(e).__name__,
                                             side=job.side))
-                out = TranslationOutcome(None, TranslationPath.NONE, note="translation failed: not translated")
+                out = TranslationOutcome(None, TranslationPath.NONE, note="translation failed: not translated",
+                                         untranslated=(job.text,))
             finally:
                 self.busy = False
             if job.partial and (out.text is None or job.utterance_id in self._finalised):
@@ -170,7 +171,8 @@ class TranslationStage:
         self.bus.publish(Translation(
             side=job.side, utterance_id=job.utterance_id, source_language=job.language, target_language=target,
             source_text=job.text, text=out.text, path=out.path, mt_s=out.elapsed_s, note=out.note,
-            verified=out.verified, partial=job.partial))
+            verified=out.verified, partial=job.partial, intents=out.intents, untranslated=out.untranslated,
+            suggestions=tuple(Suggestion(i, t) for i, t in out.suggestions)))
 
     async def drain(self) -> None:
         """Wait until everything handed in so far is translated (the worker must be serving)."""

@@ -134,15 +134,27 @@ def load_table(path: Path | str = DEFAULT_TABLE) -> Table:
             table.sources[f"lexicon:{f.stem}"] = str(f)
             table.lexicons[f.stem] = _read(f)
         return table
-    data = _read(path)
-    table.sources["table"] = str(path)
-    _intents(data.get("intents", {}), str(path), table)
+    return parse_table(_read(path), str(path))
+
+
+def parse_table(data: dict, src: str) -> Table:
+    """A table from the single-file form, already parsed (`src` names it in problems)."""
+    table = Table()
+    table.sources["table"] = src
+    _intents(data.get("intents", {}), src, table)
     for lang, d in data.get("phrasings", {}).items():
-        _phrasings(lang, d, str(path), table)
+        _phrasings(lang, d, src, table)
     table.lexicons = dict(data.get("lexicon", {}))
     for k in sorted(set(data) - {"intents", "phrasings", "lexicon", "format"}):
-        table.problems.append(f"{path}: unknown top-level key {k!r}")
+        table.problems.append(f"{src}: unknown top-level key {k!r}")
     return table
+
+
+def loads_table(text: str, src: str) -> Table:
+    try:
+        return parse_table(tomllib.loads(text), src)
+    except tomllib.TOMLDecodeError as e:
+        raise TableError([f"{src}: TOML syntax error: {e}"]) from None
 
 
 def _s(v: str) -> str:
