@@ -43,6 +43,7 @@ _FR_ELISION = re.compile(r"\b(qu|[cdjlmnst])'(?=\w)")
 _AR_DIACRITICS = re.compile("[\u064b-\u0652\u0670\u0640]")
 _AR_PROCLITICS = "(?:وال|بال|فال|كال|لل|ال|و|ف|ب|ل)?"
 _QUESTION_MARKS = "?？¿؟"
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])[不没]\1")
 
 
 @lru_cache(maxsize=1)
@@ -82,6 +83,8 @@ def fold(text: str, lang: str) -> str:
     t = re.sub(r"\s+", " ", "".join(out)).strip()
     if lang in CJK:
         t = t.replace(" ", "")
+    if lang in ("zh", "yue"):
+        t = _A_NOT_A.sub(r"\1吗", t)  # 收不收 / 有没有 / 是不是: a question, not a negation
     return t
 
 

@@ -353,14 +353,12 @@ class TranslationMemory:
         return TurnResult(tuple(seg for segs in out for seg in segs))
 
     def _sentence(self, s: str, source: str, target: str) -> list[Segment]:
-        m = self.match(s, source, target)
-        if m is None:
-            clauses = [c.strip() for c in _CLAUSE_END.split(s) if c.strip()]
-            if len(clauses) > 1:
-                ms = [self.match(c, source, target) for c in clauses]
-                if all(ms):
-                    return [Segment(c, cm) for c, cm in zip(clauses, ms)]
-        return [Segment(s, m)]
+        clauses = [c.strip() for c in _CLAUSE_END.split(s) if c.strip()]
+        if len(clauses) > 1:  # "谢谢，我想开户": each clause its own meaning, when every one of them matches
+            ms = [self.match(c, source, target) for c in clauses]
+            if all(ms):
+                return [Segment(c, cm) for c, cm in zip(clauses, ms)]
+        return [Segment(s, self.match(s, source, target))]
 
     def closest(self, text: str, lang: str, n: int = 3, *, speaker: str | None = None, floor: float = 45.0,
                 exclude: tuple[str, ...] = ()) -> list[tuple[str, float]]:
