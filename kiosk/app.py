@@ -332,6 +332,7 @@ class KioskApp:
         self.translation = TranslationStage.from_config(self.cfg, router, self.bus, self.conversation)
         self.speech.recognition.on_final = self.translation.submit_final
         self.speech.recognition.on_committed = self.translation.submit_committed
+        self.speech.recognition.on_speculative = self.translation.submit_speculative
         self.speech.start()
         self._serving = [asyncio.create_task(self.translation.serve(), name="translation")]
         self.live.transcriber, self.live.speech, self.live.translation = transcriber, self.speech, self.translation
