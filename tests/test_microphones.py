@@ -165,7 +165,8 @@ def test_unplug_mid_utterance_keeps_what_was_said_then_reopens_by_name():
         backend.unplug("USB Mic Customer")  # …the cable is pulled
         await rig.settle(lambda: any(isinstance(e, AudioInput) for e in rig.events))
         await rig.settle(lambda: finals(rig.events))
-        assert finals(rig.events) == ["I would like to open an account"]  # what was said is still recognised
+        said = finals(rig.events)[0]  # what was said before the cable was pulled is still recognised
+        assert said and lines[0].text.startswith(said) and said != lines[0].text
         assert "mic:customer" in rig.scene.notices  # the teller is told at once
         await rig.run_for(3.0, {})  # still unplugged: nothing reopens, the source keeps looking
         assert sum(isinstance(e, AudioInput) for e in rig.events) == 1
@@ -182,7 +183,8 @@ def test_unplug_mid_utterance_keeps_what_was_said_then_reopens_by_name():
     rig = asyncio.run(asyncio.wait_for(main(), 60))
     states = [(e.status, e.side) for e in rig.events if isinstance(e, AudioInput)]
     assert states == [("lost", Side.CUSTOMER), ("restored", Side.CUSTOMER)]
-    assert finals(rig.events) == ["I would like to open an account", "and transfer money"]
+    first, second = finals(rig.events)
+    assert lines[0].text.startswith(first) and second == "and transfer money"
     assert rig.sources[Side.CUSTOMER].opened == 2 and backend.rescans >= 1
 
 

@@ -67,6 +67,7 @@ class SpeechStarted(Event):
     side: Side
     utterance_id: str
     audio_t: float  # seconds into the side's stream
+    capture_t: float = 0.0  # monotonic capture time of the first word (0 when unknown)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +78,7 @@ class SpeechEnded(Event):
     audio_t: float
     duration_s: float
     reason: str  # silence | max-length | end-of-stream
+    speech_end_t: float = 0.0  # monotonic capture time of the last word (latency is measured from here)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +88,7 @@ class PartialTranscript(Event):
     utterance_id: str
     text: str
     language: str
+    speculative: bool = False  # the whole utterance decoded at a pause (final quality, not yet confirmed)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +103,7 @@ class FinalTranscript(Event):
     asr_s: float
     no_speech_prob: float = 0.0
     avg_logprob: float = 0.0
+    speculated: bool = False  # decoded at a pause before the end of speech, and confirmed by it (no second decode)
 
 
 class DropReason(StrEnum):
@@ -149,6 +153,7 @@ class Translation(Event):
     note: str = ""  # e.g. "no model for ja→zh: kiosk models add DIR"
     verified: bool = True  # numbers and bank terms checked against the source
     partial: bool = False  # a translation of the committed prefix while the person still speaks
+    speculative: bool = False  # partial, of the whole utterance at a pause: becomes the final if speech does not resume
     # translation memory: the intent of each sentence ("" = that sentence not translated), the sentences the
     # listener sees only as said (marked "not translated"), and, for the teller's own words that matched nothing,
     # the closest intents to send instead

@@ -410,9 +410,23 @@ class Renderer:
             bottom -= height
 
     def _fit(self, block, avail: int):
-        """The newest caption alone is taller than the zone: keep its last lines (it scrolls)."""
+        """The newest caption alone is taller than the zone. The translation (the largest text) matters most to
+        the reader: drop the small lines (the speaker's original, markers — never a warning) first, then keep the
+        translation's last lines (it scrolls)."""
+        def height(b) -> int:
+            return sum(len(lines) * self.fonts.line_height(size) for lines, size, _, _ in b)
+
+        main = max(range(len(block)), key=lambda i: block[i][1])
+        kept = list(block)
+        droppable = (i for i in range(len(block)) if i != main and block[i][2] != self.palette.notice)  # warnings stay
+        for i in sorted(droppable, key=lambda i: block[i][1]):
+            if height(kept) <= avail:
+                break
+            kept = [b for b in kept if b is not block[i]]
+        if height(kept) <= avail:
+            return kept
         out = []
-        for lines, size, color, lg in reversed(block):
+        for lines, size, color, lg in reversed(kept):
             lh = self.fonts.line_height(size)
             n = max(0, min(len(lines), avail // lh))
             if n:

@@ -49,13 +49,17 @@ class Utterance:
 class RecognitionSink(Protocol):
     """What the segmenting stage hands its work to (the recognition stage)."""
 
-    def started(self, side: Side, utterance_id: str) -> None: ...
+    def started(self, side: Side, utterance_id: str, capture_t: float = 0.0) -> None: ...
 
     def wants_partial(self, side: Side, utterance_id: str) -> bool: ...
 
     def partial(self, side: Side, utterance_id: str, audio: np.ndarray) -> None: ...
 
     def ended(self, utterance: Utterance) -> None: ...
+
+    def speculate(self, side: Side, utterance_id: str, audio: np.ndarray) -> None: ...
+
+    def resumed(self, side: Side, utterance_id: str) -> None: ...
 
 
 class Segmenting:
@@ -75,6 +79,7 @@ class Segmenting:
         self._uid: str | None = None
         self._next_partial_s = 0.0
         self._t_end = 0.0  # capture time just after the last frame fed
+        self._speculated = False  # the current pause was handed over for a speculative final
 
     def _follow_conversation(self) -> None:
         """Elderly customers get a longer end-of-speech pause."""
@@ -115,15 +120,35 @@ class Segmenting:
         self._t_end = frame.t + len(frame.samples) / SAMPLE_RATE
         for ev in self.segmenter.feed(frame.samples, prob):
             self._on_segment(ev)
+        self._maybe_speculate()
         self._maybe_partial()
+
+    def _capture_t(self, stream_t: float) -> float:
+        """Capture time of a point `stream_t` seconds into this side's stream (it lies behind the newest frame)."""
+        return self._t_end - max(0.0, self.segmenter.position_s - stream_t)
+
+    def _maybe_speculate(self) -> None:
+        """At a short pause, hand the utterance over as if it had ended; if speech resumes, say so."""
+        spec = self.cfg.asr.speculative_pause_s
+        if self._uid is None or spec <= 0:
+            return
+        pause = self.segmenter.pause_s
+        if pause >= spec and not self._speculated:
+            self._speculated = True
+            self.sink.speculate(self.side, self._uid, self.segmenter.current_audio().copy())
+        elif pause == 0 and self._speculated:
+            self._speculated = False
+            self.sink.resumed(self.side, self._uid)
 
     def _on_segment(self, ev: SegmentEvent) -> None:
         side = self.side
         if ev.kind is SegmentKind.START:
             self._uid = self.next_id(side)
-            self._next_partial_s = self.segmenter.position_s + self.cfg.asr.partial_interval_s
-            self.bus.publish(SpeechStarted(side=side, utterance_id=self._uid, audio_t=ev.t))
-            self.sink.started(side, self._uid)
+            self._speculated = False
+            self._next_partial_s = self.segmenter.position_s  # the first partial as soon as speech is confirmed
+            start = self._capture_t(ev.t)
+            self.bus.publish(SpeechStarted(side=side, utterance_id=self._uid, audio_t=ev.t, capture_t=start))
+            self.sink.started(side, self._uid, start)
             return
         uid = self._uid or self.next_id(side)
         self._uid = None
@@ -133,12 +158,13 @@ class Segmenting:
         duration = len(ev.audio) / SAMPLE_RATE
         t_start = t_end - duration
         ratio = self.track.speech_ratio(t_start, t_end, self.cfg.vad.threshold)
-        self.bus.publish(SpeechEnded(side=side, utterance_id=uid, audio_t=ev.t, duration_s=duration, reason=ev.reason))
+        self.bus.publish(SpeechEnded(side=side, utterance_id=uid, audio_t=ev.t, duration_s=duration, reason=ev.reason,
+                                     speech_end_t=self._capture_t(ev.speech_end)))
         self.sink.ended(Utterance(side, uid, ev.audio, time.monotonic(), t_start, t_end, ratio))
 
     def _maybe_partial(self) -> None:
         seg = self.segmenter
-        if (self._uid is None or not self.cfg.asr.partials or not seg.in_speech
+        if (self._uid is None or not self.cfg.asr.partials or not seg.in_speech or self._speculated
                 or seg.position_s < self._next_partial_s or not self.sink.wants_partial(self.side, self._uid)):
             return
         self._next_partial_s = seg.position_s + self.cfg.asr.partial_interval_s
