@@ -236,6 +236,7 @@ def run_conversation(name: str, *, partials: bool) -> list[dict]:
 def record(e: Event) -> dict:
     d = e.to_dict()
     d.pop("t")
+    d.pop("mt_s", None)  # the router's real elapsed time (the guard runs on every path): not a snapshot value
     return {k: round(v, 2) if isinstance(v, float) else v for k, v in d.items()}
 
 
