@@ -117,35 +117,35 @@ class Reading:
 
 
 class Lexicon:
-    """One language's critical words, compiled."""
+    """One language's critical words, compiled: one pattern per class. Within a class the longest entry wins where
+    two overlap; every class is read (取款机 is an ATM and a withdrawal, "us dollars" a currency and "us"), so a word
+    and its slip always carry the same classes. `ignore` words are taken out before any class is read."""
 
     def __init__(self, lang: str, data: dict, *, source: str = "") -> None:
         self.lang = lang
         self.source = source
         self.classes: list[str] = []  # table classes in file order
-        self.entries: dict[str, tuple[str, str]] = {}  # normalised entry → (class, concept)
-        self.conflicts: list[str] = []  # "word: in A and B" (a word may belong to one concept only)
-        wild: list[tuple[str, str, str]] = []
+        self.entries: dict[str, dict[str, str]] = {}  # class → normalised entry → concept ("" for plain lists)
+        self.conflicts: list[str] = []  # a word in two concepts of one class
         for cls, value in data.items():
             if isinstance(value, dict):
                 self.classes.append(cls)
                 for concept, words in value.items():
                     for w in words:
-                        self._add(w, cls, concept, wild)
+                        self._add(w, cls, concept)
             elif isinstance(value, list):
                 for w in value:
-                    self._add(w, cls, "", wild)
+                    self._add(w, cls, "")
         for w in FILLER.get(lang, ()):
-            if fold(w, lang) not in self.entries:
-                self._add(w, "filler", "", wild)
-        alts = sorted(self.entries, key=len, reverse=True)
-        self._wild = [(re.compile(self._pattern(w) + "$"), c, k) for w, c, k in
-                      sorted(wild, key=lambda x: len(x[0]), reverse=True)]
-        body = "|".join(self._pattern(w) for w in alts) or r"(?!x)x"
-        if lang in CJK:
-            self._re = re.compile(body)
-        else:
-            self._re = re.compile(r"(?<![\w'-])(?:" + body + r")(?![\w'-])")
+            if not any(fold(w, lang) in e for c, e in self.entries.items() if c != "filler"):
+                self._add(w, "filler", "")
+        self._res: dict[str, re.Pattern[str]] = {}
+        self._wild: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+        for cls, entries in self.entries.items():
+            body = "|".join(self._pattern(w) for w in sorted(entries, key=len, reverse=True))
+            self._res[cls] = re.compile(body if lang in CJK else r"(?<![\w'-])(?:" + body + r")(?![\w'-])")
+            self._wild[cls] = [(re.compile(self._pattern(w) + "$"), c) for w, c in
+                               sorted(entries.items(), key=lambda x: -len(x[0])) if "*" in w or lang == "ar"]
 
     def _pattern(self, entry: str) -> str:
         if self.lang in CJK:
@@ -156,51 +156,56 @@ class Lexicon:
         pat = r"\s".join(parts)
         return _AR_PROCLITICS + pat if self.lang == "ar" else pat
 
-    def _add(self, word: str, cls: str, concept: str, wild: list) -> None:
+    def _add(self, word: str, cls: str, concept: str) -> None:
         if any(unicodedata.category(c) == "Sc" for c in word):
             return  # currency symbols are read with their amount (`numbers`), never as words
         norm = fold(word.rstrip("*"), self.lang) + ("*" if word.endswith("*") and self.lang not in CJK else "")
         if not norm.strip("*"):
             return
-        old = self.entries.get(norm)
-        if old is not None and old != (cls, concept) and cls != "filler":
-            self.conflicts.append(f"{word!r} is in {old[0]}.{old[1] or old[0]} and {cls}.{concept or cls}")
+        entries = self.entries.setdefault(cls, {})
+        old = entries.get(norm)
+        if old is not None and old != concept:
+            self.conflicts.append(f"{word!r} is in {cls}.{old} and {cls}.{concept}")
             return
-        self.entries.setdefault(norm, (cls, concept))
-        if "*" in norm or self.lang == "ar":
-            wild.append((norm, cls, concept))
+        entries[norm] = concept
 
-    def _classify(self, matched: str) -> tuple[str, str]:
-        hit = self.entries.get(matched)
+    def _concept(self, cls: str, matched: str) -> str:
+        hit = self.entries[cls].get(matched)
         if hit is not None:
             return hit
-        for pat, cls, concept in self._wild:
-            if pat.match(matched):
-                return cls, concept
-        return "", ""
+        return next((c for pat, c in self._wild[cls] if pat.match(matched)), "")
 
     def read(self, text: str, *, question_mark: bool | None = None) -> Reading:
         """Normalise `text` (already slotted: values replaced by the slot mark) and read its critical features."""
         norm = fold(text, self.lang)
-        qmark = any(c in text for c in _QUESTION_MARKS) if question_mark is None else question_mark
-        negation, question = False, qmark
+        masked = norm
+        if "ignore" in self._res:  # 不错 ("not bad") holds 不 but no negation
+            masked = self._res["ignore"].sub(lambda m: "_" * len(m.group()), norm)
+        negation = False
+        question = any(c in text for c in _QUESTION_MARKS) if question_mark is None else question_mark
         sets: dict[str, set[str]] = {c: set() for c in self.classes}
         words = []
-        key_parts, pos = [], 0
-        for m in self._re.finditer(norm):
-            cls, concept = self._classify(m.group())
-            if cls == "filler":
-                key_parts.append(norm[pos:m.start()])
-                pos = m.end()
+        for cls, pat in self._res.items():
+            if cls in ("ignore", "filler"):
                 continue
-            words.append((m.group(), cls, concept))
-            if cls == "negation":
-                negation = True
-            elif cls == "question":
-                question = True
-            elif cls in sets and concept:
-                sets[cls].add(concept)
-        key_parts.append(norm[pos:])
-        key = re.sub(r"\s+", " ", "".join(key_parts)).strip()
+            for m in pat.finditer(masked):
+                concept = self._concept(cls, m.group())
+                words.append((m.group(), cls, concept))
+                if cls == "negation":
+                    negation = True
+                elif cls == "question":
+                    question = True
+                elif cls in sets and concept:
+                    sets[cls].add(concept)
+        key = norm
+        if "filler" in self._res:  # masking keeps positions: cut the filler words out of the normalised text
+            parts, pos = [], 0
+            for m in self._res["filler"].finditer(masked):
+                parts.append(norm[pos:m.start()])
+                pos = m.end()
+            key = re.sub(r"\s+", " ", " ".join(parts + [norm[pos:]])).strip()
+            if self.lang in CJK:
+                key = key.replace(" ", "")
         feats = Features(negation, question, tuple((c, frozenset(v)) for c, v in sets.items()))
         return Reading(norm, key or norm, feats, tuple(words))
+
