@@ -85,7 +85,7 @@ def test_turns_are_split_and_unmatched_sentences_are_not_translated(mem):
     turn = mem.translate_turn("谢谢。我想开户。今天天气很好。", "zh", "en")
     assert turn.intents == ("thank-you", "open-account", "")
     assert turn.segments[2].source == "今天天气很好。" and not turn.complete and turn.any
-    assert intents(mem, "謝謝，我想開戶", "zh") == ["thank-you", "open-account"]  # clauses, each matched
+    assert intents(mem, "我想開戶，謝謝您，我的卡丢了", "zh") == ["open-account", "thank-you", "card-lost"]  # clauses
     assert sentences("The rate is 3.5 percent. OK?") == ["The rate is 3.5 percent.", "OK?"]
 
 

@@ -34,6 +34,11 @@ FILLER: dict[str, tuple[str, ...]] = {
     "ru": ("э", "эм", "ну", "вот", "пожалуйста", "так", "значит", "здравствуйте", "извините", "просто"),
     "ar": ("اه", "ام", "يعني", "طيب", "من فضلك", "لو سمحت", "مرحبا", "السلام عليكم"),
 }
+# Exclamations that hold a critical word without its meaning ("oh no" is not "No."); read as a bank's `ignore` list.
+IGNORE: dict[str, tuple[str, ...]] = {
+    "en": ("oh no", "oh dear", "oh my god"), "fr": ("oh non", "oh là là"),
+    "es": ("ay no",), "de": ("oh nein",), "ru": ("ой нет",),
+}
 _CONTRACTIONS = [(re.compile(r"\bcan'?t\b"), "can not"), (re.compile(r"\bwon'?t\b"), "will not"),
                  (re.compile(r"\bshan't\b"), "shall not"), (re.compile(r"\bain't\b"), "is not"),
                  (re.compile(r"\b(\w+)n't\b"), r"\1 not"), (re.compile(r"\b(i|you|we|they|he|she)'d\b"), r"\1 would"),
@@ -136,6 +141,8 @@ class Lexicon:
             elif isinstance(value, list):
                 for w in value:
                     self._add(w, cls, "")
+        for w in IGNORE.get(lang, ()):
+            self._add(w, "ignore", "")
         for w in FILLER.get(lang, ()):
             if not any(fold(w, lang) in e for c, e in self.entries.items() if c != "filler"):
                 self._add(w, "filler", "")

@@ -319,7 +319,7 @@ class TranslationMemory:
             if c[1].intent not in best_by_intent:
                 best_by_intent[c[1].intent] = c
         ranked = sorted(best_by_intent.values(), key=lambda x: -x[0])
-        if not ranked or ranked[0][0] < self.threshold:
+        if not ranked or ranked[0][0] < self.required(ranked[0][1].reading.key, source):
             return None
         score, pat, values = ranked[0]
         if len(ranked) > 1 and ranked[1][0] > score - self.margin:
@@ -328,6 +328,13 @@ class TranslationMemory:
         if rendered is None:
             return None
         return Match(pat.intent, score, values, rendered, pat.text)
+
+    def required(self, key: str, lang: str) -> float:
+        """The similarity a phrasing needs: more for short ones, where one word is a large share of the text
+        ("je parle chinois" is not "je pars de chine")."""
+        if lang in CJK:
+            return min(100.0, self.threshold + 3 * max(0, 6 - len(key)))
+        return min(100.0, self.threshold + 0.8 * max(0, 24 - len(key)))
 
     def render(self, intent: str, lang: str, values: dict[str, SlotValue] | None = None) -> str | None:
         """The reviewed sentence of `intent` in `lang`, slots filled; None when the language lacks it or a slot
@@ -353,12 +360,13 @@ class TranslationMemory:
         return TurnResult(tuple(seg for segs in out for seg in segs))
 
     def _sentence(self, s: str, source: str, target: str) -> list[Segment]:
+        m = self.match(s, source, target)
         clauses = [c.strip() for c in _CLAUSE_END.split(s) if c.strip()]
-        if len(clauses) > 1:  # "谢谢，我想开户": each clause its own meaning, when every one of them matches
+        if m is None and len(clauses) > 1:  # "我想开户，我的卡丢了": each clause its meaning, when every one matches
             ms = [self.match(c, source, target) for c in clauses]
             if all(ms):
                 return [Segment(c, cm) for c, cm in zip(clauses, ms)]
-        return [Segment(s, self.match(s, source, target))]
+        return [Segment(s, m)]
 
     def closest(self, text: str, lang: str, n: int = 3, *, speaker: str | None = None, floor: float = 45.0,
                 exclude: tuple[str, ...] = ()) -> list[tuple[str, float]]:

@@ -329,6 +329,7 @@ _DURATION_UNITS: list[tuple[str, str]] = [
     (r"年间|年間|年|년|years?|ans?|années?|años?|jahren?|jahre?|год(?:а)?|лет|سنوات|سنة|عام|أعوام", "year"),
     (r"天|日間|日间|일간|일|days?|jours?|días?|dias?|tagen?|tage|дн(?:я|ей)|день|أيام|ايام|يوم", "day"),
 ]
+_ONE = {"a", "an", "one", "un", "une", "ein", "eine", "einen", "einem", "uno", "una", "один", "одну", "одна", "одного"}
 _DURATION_RE = "|".join(f"(?P<u{i}>{p})" for i, (p, _) in enumerate(_DURATION_UNITS))
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -351,6 +352,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("percent", re.compile(r"百分之(?P<cn>[" + _CJK_NUM_CHARS + r"\d.]+)")),
     ("percent", re.compile(r"(?P<num>" + _NUM + r")\s*(?:%|％|percent|per cent|pour cent|prozent|por ciento|процент\w*|في المائة|بالمائة)", re.I)),
     ("duration", re.compile(r"(?P<n>\d+)\s*(?P<u1>分(?!钟|鐘|之|の)|분)")),
+    # "an hour", "une heure", "einen Tag", "одну неделю": one of the unit
+    ("duration", re.compile(r"(?<![\w'])(?P<n>an?|one|une?|ein(?:e[nm]?)?|una?|uno|один|одну|одна|одного)\s+(?:" + _DURATION_RE + r")" + _L, re.I)),
     ("duration", re.compile(r"(?P<n>(?:" + _NUM + r"|" + _CJKN + r"+?)(?:个半|個半)?|半)\s*(?:" + _DURATION_RE + r")" + _L, re.I)),
     ("digits", re.compile(r"(?<![\d.,])(?:\+?86[ -]?)?1[3-9]\d[ -]\d{4}[ -]\d{4}(?!\d)|(?<![\d.,])\d{4}(?:[ -]?\d{3,4}){2,5}(?![\d])|(?<![\d.,])\d{7,}(?![\d.,])")),
     ("code", re.compile(r"(?<![A-Za-z0-9])(?:[A-Z]-?\d{2,4}|[A-Z] 0\d{2}|[a-z]0\d{2})(?![A-Za-z0-9])")),
@@ -403,7 +406,7 @@ def _time_value(m: re.Match[str]) -> str | None:
 
 
 def _duration_value(m: re.Match[str], lang: str) -> str | None:
-    n = _number(m.group("n"), lang)
+    n = Decimal(1) if m.group("n").isalpha() and m.group("n").lower() in _ONE else _number(m.group("n"), lang)
     if n is None or n <= 0:
         return None
     unit = next(u for i, (_, u) in enumerate(_DURATION_UNITS) if m.groupdict().get(f"u{i}"))
