@@ -70,8 +70,11 @@ def test_recorded_clip_gives_final_transcript_and_a_frame_showing_it(tmp_path, t
     assert final.side is Side.TELLER and final.language == "en"
     assert wer(TELLER_LINE, final.text) <= 0.3, final.text
     tr = next(e for e in kiosk.events if isinstance(e, Translation))
-    # no NMT model is provisioned: the bank phrase memory knows this counter phrase
-    assert tr.path is TranslationPath.PHRASE_MEMORY and tr.text == "身分証明書をご提示ください。" and tr.verified
+    # no NMT model is provisioned: the bank's translation memory knows this counter phrase (its reviewed sentence)
+    from kiosk.translation.memory import default_memory
+
+    assert tr.path is TranslationPath.PHRASE_MEMORY and tr.verified
+    assert tr.intents == ("show-id-card",) and tr.text == default_memory().render("show-id-card", "ja")
     assert "final [en" in out.getvalue()
     # the last screenshot shows the translation large, mirrored, in the customer's zone
     shot = pygame.image.load(str(kiosk.screenshots[-1]))
