@@ -62,22 +62,30 @@ def config_validate(files: Annotated[list[Path], typer.Argument(help="TOML files
         raise typer.Exit(2) from None
     table = loaded.config.translation.phrases_file
     if table is not None:  # the bank's translation table is part of the configuration
-        problems = _table_problems(table)
-        for p in problems:
-            err.print(p, highlight=False, markup=False)
-        if problems:
-            raise typer.Exit(2)
+        _stop_on(_table_problems(table)[1])
     console.print(f"ok: {', '.join(map(str, files))}")
 
 
-def _table_problems(path: Path) -> list[str]:
+def _table_problems(path: Path):
+    """(the memory or None, its problems as file:intent:language: problem)."""
     from .translation.memory import load_memory, validate
     from .translation.table import TableError
 
     try:
-        return validate(load_memory(path))
+        mem = load_memory(path)
     except TableError as e:
-        return e.problems
+        return None, e.problems
+    return mem, validate(mem)
+
+
+def _stop_on(problems: list[str], what: str = "") -> None:
+    """Print each problem; exit 2 when there is one."""
+    for p in problems:
+        err.print(p, highlight=False, markup=False)
+    if problems:
+        if what:
+            err.print(f"{len(problems)} problem(s){what}")
+        raise typer.Exit(2)
 
 
 @config_app.command("show")
@@ -106,12 +114,7 @@ def translations_validate(
     """Check a translation table: prints `file:intent:language: problem`; exit 0 safe, 2 not."""
     from .translation.table import DEFAULT_TABLE
 
-    problems = _table_problems(table or DEFAULT_TABLE)
-    for p in problems:
-        err.print(p, highlight=False, markup=False)
-    if problems:
-        err.print(f"{len(problems)} problem(s)")
-        raise typer.Exit(2)
+    _stop_on(_table_problems(table or DEFAULT_TABLE)[1], " ")
     console.print(f"ok: {table or DEFAULT_TABLE}")
 
 
@@ -165,21 +168,10 @@ def translations_sign(
 ) -> None:
     """Validate TABLE and sign it as one versioned file for the fleet (nothing is signed when it has problems)."""
     from .translation.fleet import FleetError, sign_table
-    from .translation.memory import load_memory, validate
-    from .translation.table import TableError, dump_table
+    from .translation.table import dump_table
 
-    try:
-        mem = load_memory(table)
-    except TableError as e:
-        for p in e.problems:
-            err.print(p, highlight=False, markup=False)
-        raise typer.Exit(2) from None
-    problems = validate(mem)
-    for p in problems:
-        err.print(p, highlight=False, markup=False)
-    if problems:
-        err.print(f"{len(problems)} problem(s): not signed")
-        raise typer.Exit(2)
+    mem, problems = _table_problems(table)
+    _stop_on(problems, ": not signed")
     try:
         payload = sign_table(dump_table(mem.table), version, key.read_bytes())
     except (FleetError, ValueError, OSError) as e:
@@ -211,10 +203,7 @@ def translations_verify(
     except (FleetError, TableError, OSError) as e:
         err.print(f"rejected: {e}")
         raise typer.Exit(2) from None
-    for p in problems:
-        err.print(p, highlight=False, markup=False)
-    if problems:
-        raise typer.Exit(2)
+    _stop_on(problems)
     console.print(f"ok: version {st.version}, signed {st.created}, sha256 {st.sha256[:16]}…")
 
 
