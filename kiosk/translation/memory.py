@@ -39,6 +39,7 @@ TOPICS = ("greeting", "accounts", "cash", "transfer", "forex", "cards", "digital
           "fees-rates-limits", "queue", "identity", "forms", "waiting", "directions", "atm", "scam", "elderly", "general")
 SPEAKERS = ("teller", "customer", "either")
 INTENT_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+DEFAULT_THRESHOLD = 75.0  # = translation.phrase_threshold's default
 LOOSE = ("who", "object")
 _HOLE = "\ue000"  # a slot while a phrasing is read (private use: no number pattern takes it)  # classes compared by the rules above; every other class must agree exactly
 
@@ -74,7 +75,7 @@ def slot_names(template: str) -> list[str]:
     return [m.group(1) + m.group(2) for m in SLOT.finditer(template)]
 
 
-def _fits(entity: numbers.NumberEntity, stype: str) -> SlotValue | None:
+def fit_value(entity: numbers.NumberEntity, stype: str) -> SlotValue | None:
     """The entity as a value of slot type `stype`, or None when it cannot be one."""
     k, v = entity.kind, entity.value
     bare = k == "amount" and not entity.currency
@@ -172,7 +173,7 @@ def join_sentences(parts: list[str], lang: str) -> str:
 class TranslationMemory:
     """A compiled table. Languages are compiled on first use; every method is safe to call from several threads."""
 
-    def __init__(self, table: Table, *, threshold: float = 85.0, margin: float = 4.0, version: int = 0) -> None:
+    def __init__(self, table: Table, *, threshold: float = DEFAULT_THRESHOLD, margin: float = 4.0, version: int = 0) -> None:
         self.table = table
         self.threshold = threshold
         self.margin = margin
@@ -199,8 +200,8 @@ class TranslationMemory:
                 lx = self._lex.get(lang)
                 if lx is None:
                     lx = Lexicon(lang, self.table.lexicons.get(lang, {}), source=self.table.source(f"lexicon:{lang}"))
-                    cur = lx.classes and self.table.lexicons.get(lang, {}).get("currency", {})
-                    self._currencies[lang] = tuple((w.rstrip("*"), iso) for iso, ws in (cur or {}).items()
+                    cur = self.table.lexicons.get(lang, {}).get("currency", {})
+                    self._currencies[lang] = tuple((w.rstrip("*"), iso) for iso, ws in cur.items()
                                                    for w in ws if iso in numbers.ISO_CODES)
                     self._lex[lang] = lx
         return lx
@@ -247,7 +248,7 @@ class TranslationMemory:
         pats = self._patterns.get(lang)
         if pats is not None:
             return pats
-        lex = self.lexicon(lang)
+        self.lexicon(lang)
         pats = []
         for iid, ph in self.table.phrasings.get(lang, {}).items():
             if iid not in self.table.intents:
@@ -267,7 +268,6 @@ class TranslationMemory:
             for k, v in admitted.items():
                 self._admitted[k] = {c: frozenset(s) for c, s in v.items()}
             self._patterns[lang] = pats
-        del lex
         return pats
 
     @staticmethod
@@ -284,7 +284,7 @@ class TranslationMemory:
                 if (e.kind, e.key) != (name, key):
                     return None
                 continue
-            v = _fits(e, slot_type(name))
+            v = fit_value(e, slot_type(name))
             if v is None:
                 return None
             values[name] = v
@@ -493,7 +493,7 @@ def _skeleton(p: Pattern) -> str:
 
 
 # ---- the kiosk's memory -----------------------------------------------------------------------------------------
-def load_memory(path: Path | str | None = None, *, threshold: float = 85.0, version: int = 0) -> TranslationMemory:
+def load_memory(path: Path | str | None = None, *, threshold: float = DEFAULT_THRESHOLD, version: int = 0) -> TranslationMemory:
     return TranslationMemory(load_table(path or DEFAULT_TABLE), threshold=threshold, version=version)
 
 

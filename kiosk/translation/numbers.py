@@ -88,8 +88,6 @@ CURRENCY_WORDS: dict[str, tuple[str, ...]] = {
     "TWD": ("新台币", "台币", "twd", "ntd", "taiwan dollars", "new taiwan dollars"),
     "AED": ("迪拉姆", "aed", "dirhams", "dirham", "درهم"),
     "SAR": ("沙特里亚尔", "里亚尔", "sar", "riyals", "riyal", "ريال"),
-    "INR": ("₹",),
-    "KRW_SYM": ("₩",),
 }
 _SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "hk$": "HKD", "₽": "RUB", "₩": "KRW", "¥": "CNY",
             "￥": "CNY"}
@@ -101,7 +99,7 @@ def _currency_table(extra: tuple[tuple[str, str], ...] = ()) -> tuple[dict[str, 
     words: dict[str, str] = {}
     for iso, ws in CURRENCY_WORDS.items():
         for w in ws:
-            words.setdefault(w.lower(), "KRW" if iso == "KRW_SYM" else iso)
+            words.setdefault(w.lower(), iso)
     for w, iso in extra:
         words.setdefault(w.lower(), iso)
     words.update({"¥": "CNY", "￥": "CNY", "₩": "KRW"})

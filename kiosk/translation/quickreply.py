@@ -28,7 +28,7 @@ from ..core.events import (
     UiAction,
     UiCommand,
 )
-from .memory import SLOT, MemoryHolder, SlotValue, TranslationMemory, _fits, slot_type
+from .memory import SLOT, MemoryHolder, SlotValue, TranslationMemory, fit_value, slot_type
 
 PAGE = 9
 # the business types of `queue.businesses` → the topics a teller talks about then
@@ -131,7 +131,7 @@ def parse_slot(mem: TranslationMemory, stype: str, typed: str, lang: str) -> tup
     for lg in dict.fromkeys((lang, "en")):
         _, ents = mem.entities(t, lg)
         if len(ents) == 1:
-            v = _fits(ents[0], stype)
+            v = fit_value(ents[0], stype)
             if v is not None:
                 if stype == "amount" and not v.currency:
                     return None, "say which currency, e.g. 500 CNY or 500 USD"
