@@ -76,14 +76,15 @@ def test_machine_output_with_another_currency_is_repaired():
 
 
 def test_whisper_speech_translation_that_fails_the_guard_is_not_shown():
-    r = router(audio_text="I want to draw some yen")
-    out = r.translate(TranslationRequest("五万円を下ろしたいんですけど", "ja", "en", AUDIO))
+    def whisper(text):
+        return TranslationRouter([WhisperSpeechTranslator(FakeTranscriber(text))])
+
+    said = TranslationRequest("五万円を下ろしたいんですけど", "ja", "en", AUDIO)
+    out = whisper("I want to draw some yen").translate(said)
     assert out.text is None and out.path is TranslationPath.NONE
-    r = router(audio_text="I want to draw a 5,000 yen")  # the magnitude repaired from the source
-    out = r.translate(TranslationRequest("五万円を下ろしたいんですけど", "ja", "en", AUDIO))
+    out = whisper("I want to draw a 5,000 yen").translate(said)  # the magnitude repaired from the source
     assert out.path is TranslationPath.WHISPER and out.text == "I want to draw a 50,000 yen"
-    r = router(audio_text="I want to draw 50,000 dollars")  # a currency it cannot put right: not shown
-    out = r.translate(TranslationRequest("五万円を下ろしたいんですけど", "ja", "en", AUDIO))
+    out = whisper("I want to draw 50,000 dollars").translate(said)  # the currency put right from the source
     assert out.path is TranslationPath.WHISPER and out.text == "I want to draw 50,000 yen"
 
 
