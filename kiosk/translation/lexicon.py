@@ -36,7 +36,7 @@ FILLER: dict[str, tuple[str, ...]] = {
 }
 # Exclamations that hold a critical word without its meaning ("oh no" is not "No."); read as a bank's `ignore` list.
 IGNORE: dict[str, tuple[str, ...]] = {
-    "en": ("oh no", "oh dear", "oh my god"), "fr": ("oh non", "oh là là"),
+    "en": ("oh no", "oh dear", "oh my god"), "fr": ("oh non", "oh là là"), "zh": ("要不", "要不然", "不错", "差不多"),
     "es": ("ay no",), "de": ("oh nein",), "ru": ("ой нет",),
 }
 _CONTRACTIONS = [(re.compile(r"\bcan'?t\b"), "can not"), (re.compile(r"\bwon'?t\b"), "will not"),

@@ -7,9 +7,9 @@ the text is normalised, and its critical features are read. A phrasing is a cand
 - its slots have the same types, in order, as the values said;
 - negation, question vs statement, actions, currencies (outside the slots), time words and any bank-defined class
   agree exactly;
-- who: a conflict only when both the utterance and the phrasing name who acts and they differ — Chinese, Japanese and
-  Korean drop pronouns, so an utterance that names nobody is not a conflict — and the utterance may name only someone
-  the intent names in one of its phrasings ("he lost his card" is never "I lost my card");
+- who: the utterance may name only people the phrasing names (when it names any) and the intent names in one of its
+  phrasings ("he lost his card" is never "I lost my card"); naming fewer is no conflict — Chinese, Japanese and
+  Korean drop pronouns;
 - objects: the utterance names every object the phrasing names, and only objects that the intent names in one of its
   phrasings ("close my card" is never "close my account"; "open one" is not "open an account").
 
@@ -290,8 +290,8 @@ class TranslationMemory:
             values[name] = v
         adm = self._admitted[(p.lang, p.intent)]
         u_who, p_who = r.features.get("who"), p.features.get("who")
-        if u_who and p_who and u_who != p_who or not u_who <= adm["who"]:
-            return None
+        if p_who and not u_who <= p_who or not u_who <= adm["who"]:
+            return None  # someone the phrasing does not name (naming fewer is a dropped pronoun)
         u_obj, p_obj = r.features.get("object"), p.features.get("object")
         if not p_obj <= u_obj or not u_obj <= adm["object"]:
             return None

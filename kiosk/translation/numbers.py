@@ -314,7 +314,7 @@ _CJK_NUM_CHARS = "零〇一壹二贰两兩三叁四肆五伍六陆七柒八捌�
 _CJKN = "[" + _CJK_NUM_CHARS + r"\d.]"
 _NUM = r"\d{1,3}(?:(?:,|\.|\s|\u00a0|\u202f)\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
 _MULT_RE = "|".join(re.escape(m) for m in sorted(_MULT, key=len, reverse=True))
-_L = r"(?![^\W\d_])"  # end of a word (no more letters)
+_L = r"(?![a-zà-ÿœæа-яё\u0620-\u064a])"  # end of a word (no more letters; CJK has no word ends)
 
 # duration units → normalised unit; "wday" = working days (reported as "day", written as working days)
 _DURATION_UNITS: list[tuple[str, str]] = [
@@ -382,6 +382,8 @@ def _date_value(m: re.Match[str]) -> str | None:
 
 def _time_value(m: re.Match[str]) -> str | None:
     g = m.groupdict()
+    if g.get("h") in ("一",) and not (g.get("pm1") or g.get("mi") or g.get("half") or g.get("quarter")):
+        return None  # 一点 is "a little" far more often than one o'clock
     hour_d = _number(g.get("h") or g.get("h2") or "", "en")
     if hour_d is None or hour_d != int(hour_d) or not 0 <= hour_d <= 23:
         return None
@@ -470,6 +472,8 @@ def extract(text: str, lang: str = "en", *, currencies: tuple[tuple[str, str], .
                         continue  # 一个, 一遍, 一度, 一下, 一张: words, not amounts (but 三号, 五元, 两位, 两张 are)
                     if g["cjk"][-1] in "点點" or (lang == "ja" and g["cjk"] == "十" and nxt == "分"):
                         continue  # 三点 followed by nothing numeric is not a decimal; 十分 is "enough" in Japanese
+                    if len(g["cjk"]) == 1 and g["cjk"] in "百千万萬亿億" and nxt not in _COUNTERS:
+                        continue  # 万事达, 千万 (by all means), 百货: words, not amounts
                     d = cjk_numeral(g["cjk"])
                     if d is None:
                         continue
