@@ -43,7 +43,8 @@ _CONTRACTIONS = [(re.compile(r"\bcan'?t\b"), "can not"), (re.compile(r"\bwon'?t\
                  (re.compile(r"\bshan't\b"), "shall not"), (re.compile(r"\bain't\b"), "is not"),
                  (re.compile(r"\b(\w+)n't\b"), r"\1 not"), (re.compile(r"\b(i|you|we|they|he|she)'d\b"), r"\1 would"),
                  (re.compile(r"\b(i|you|we|they|he|she|it|that)'ll\b"), r"\1 will"), (re.compile(r"\bi'm\b"), "i am"),
-                 (re.compile(r"\b(you|we|they)'re\b"), r"\1 are"), (re.compile(r"\b(i|you|we|they)'ve\b"), r"\1 have")]
+                 (re.compile(r"\b(you|we|they)'re\b"), r"\1 are"), (re.compile(r"\b(i|you|we|they)'ve\b"), r"\1 have"),
+                 (re.compile(r"\b(what|when|where|how|who|why|it|that|there|here|he|she)'s\b"), r"\1 is")]
 _FR_ELISION = re.compile(r"\b(qu|[cdjlmnst])'(?=\w)")
 _AR_DIACRITICS = re.compile("[\u064b-\u0652\u0670\u0640]")
 _AR_PROCLITICS = "(?:وال|بال|فال|كال|لل|ال|و|ف|ب|ل)?"

@@ -40,7 +40,7 @@ TOPICS = ("greeting", "accounts", "cash", "transfer", "forex", "cards", "digital
 SPEAKERS = ("teller", "customer", "either")
 INTENT_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DEFAULT_THRESHOLD = 75.0  # = translation.phrase_threshold's default
-LOOSE = ("who", "object")
+LOOSE = ("who", "object", "degree")
 _HOLE = "\ue000"  # a slot while a phrasing is read (private use: no number pattern takes it)  # classes compared by the rules above; every other class must agree exactly
 
 
@@ -233,7 +233,11 @@ class TranslationMemory:
         names = slot_names(template)
         marked = SLOT.sub(_HOLE, template)
         norm, ents = self.entities(marked, lang)
-        spans = [(m.start(), m.end(), ("slot", names[i], "")) for i, m in enumerate(re.finditer(_HOLE, norm))]
+        spans = []
+        for i, m in enumerate(re.finditer(_HOLE, norm)):
+            unit = numbers.unit_at(norm, m.end()) if slot_type(names[i]) == "count" else None
+            # "{count} months": the unit belongs to the value, as "3 months" said is one duration
+            spans.append((m.start(), unit[1] if unit else m.end(), ("slot", names[i], unit[0] if unit else "")))
         spans += [(*e.span, ("literal", e.kind, e.key)) for e in ents]
         spans.sort()
         out, pos = [], 0
@@ -284,6 +288,12 @@ class TranslationMemory:
                 if (e.kind, e.key) != (name, key):
                     return None
                 continue
+            if key:  # a count with its unit in the phrasing: a duration said in that unit
+                n, _, unit = e.value.partition(" ")
+                if e.kind != "duration" or unit.replace("wday", "day") != key or not n.isdigit():
+                    return None
+                values[name] = SlotValue("count", n, said=e.text)
+                continue
             v = fit_value(e, slot_type(name))
             if v is None:
                 return None
@@ -295,6 +305,8 @@ class TranslationMemory:
         u_obj, p_obj = r.features.get("object"), p.features.get("object")
         if not p_obj <= u_obj or not u_obj <= adm["object"]:
             return None
+        if not p.features.get("degree") <= r.features.get("degree"):
+            return None  # "a little Chinese" must be said; "a bit slower" is still slower
         return values
 
     def candidates(self, text: str, lang: str) -> tuple[Reading, list[tuple[float, Pattern, dict[str, SlotValue]]]]:

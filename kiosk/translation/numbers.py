@@ -405,6 +405,18 @@ def _time_value(m: re.Match[str]) -> str | None:
     return f"{hour:02d}:{minutes:02d}"
 
 
+_UNIT_AT = re.compile(r"[ \u00a0]?(?:" + _DURATION_RE + r")" + _L, re.I)
+
+
+def unit_at(text: str, pos: int) -> tuple[str, int] | None:
+    """A duration unit written at `pos` ("{count} months" in a phrasing): (normalised unit, end) or None."""
+    m = _UNIT_AT.match(text, pos)
+    if not m:
+        return None
+    unit = next(u for i, (_, u) in enumerate(_DURATION_UNITS) if m.groupdict().get(f"u{i}"))
+    return unit.replace("wday", "day"), m.end()
+
+
 def _duration_value(m: re.Match[str], lang: str) -> str | None:
     n = Decimal(1) if m.group("n").isalpha() and m.group("n").lower() in _ONE else _number(m.group("n"), lang)
     if n is None or n <= 0:
