@@ -107,13 +107,13 @@ def test_validation_names_file_intent_and_language(tmp_path):
     bad = text.replace('say = "I would like to withdraw {amount}."', 'say = "I would like to withdraw money."')
     bad = bad.replace('contrasts = ["card-found"]\n', "")
     bad = bad.replace('[phrasings.ja.thank-you]\nsay = "ありがとうございます。"\n', "")
-    bad = bad.replace('also = ["卡找到了"]', 'also = ["卡找到了", "明天卡找到了"]')
+    bad = bad.replace('also = ["我要存{amount}", "存{amount}"]', 'also = ["我要存{amount}", "存{amount}", "我要存美元"]')
     f = tmp_path / "bank.toml"
     f.write_text(bad, encoding="utf-8")
     problems = validate(load_memory(f))
     assert any(p.startswith(f"{f}:withdraw-amount:en: say") and "slots" in p for p in problems)
     assert any(p.startswith(f"{f}:thank-you:ja: no phrasing in ja") for p in problems)
-    assert any(":card-found:zh:" in p and "differs from say in when" in p for p in problems)
+    assert any(":deposit-amount:zh:" in p and "differs from say in currency" in p for p in problems)
     assert any(("card-lost" in p and "card-found" in p and "contrasts" in p) for p in problems)
 
 

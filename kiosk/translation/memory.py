@@ -453,7 +453,7 @@ def validate(memory: TranslationMemory) -> list[str]:
                     probs.append(f"{where}: {p.kind} {p.text!r} has slots {sorted(p.slots)}, the catalogue says "
                                  f"{sorted(it.slots)}")
                 if p is not say:
-                    diff = ", ".join(c for c in ("currency", "when") if say.features.get(c) != p.features.get(c))
+                    diff = "currency" if say.features.get("currency") != p.features.get("currency") else ""
                     if diff:
                         probs.append(f"{where}: {p.kind} {p.text!r} differs from say in {diff}: it means something "
                                      f"else")
@@ -463,7 +463,8 @@ def validate(memory: TranslationMemory) -> list[str]:
         seen: dict[tuple, Pattern] = {}
         skeletons: dict[str, list[Pattern]] = {}
         for p in pats:
-            k = (p.reading.key, memory._exact(p.features), p.features.get("who"), p.features.get("object"))
+            k = (p.reading.key, memory._exact(p.features), p.features.get("who"), p.features.get("object"),
+                 tuple(slot_type(n) if kind == "slot" else n for kind, n, _ in p.items))
             other = seen.setdefault(k, p)
             if other.intent != p.intent:
                 probs.append(f"{src}:{p.intent}:{lang}: {p.kind} {p.text!r} is also a phrasing of {other.intent}: "
