@@ -164,6 +164,14 @@ class KioskApp:
             engine.warmup()
             return engine
 
+    @staticmethod
+    def _background(load):
+        """Load a model at background CPU priority: the inference threads it creates inherit it (core.compute)."""
+        from .core.compute import background_priority
+
+        background_priority()
+        return load()
+
     def _gpu_fallback(self, why: str) -> None:  # called from a worker thread
         self.bus.publish_threadsafe(ErrorEvent(stage="compute", code=ErrorCode.GPU_FALLBACK, message=why))
 
@@ -232,8 +240,8 @@ class KioskApp:
         self.cold_start = {"attract_s": process_age_s()}  # from process start: interpreter and imports included
         if self.screenshot_dir is not None:
             self.screenshots.append(display.save(self.screenshot_dir / "000-attract.png"))
-        loading = asyncio.create_task(asyncio.to_thread(self._load_transcriber))
-        loading_nmt = asyncio.create_task(asyncio.to_thread(self._load_nmt))
+        loading = asyncio.create_task(asyncio.to_thread(self._background, self._load_transcriber))
+        loading_nmt = asyncio.create_task(asyncio.to_thread(self._background, self._load_nmt))
 
         parts = await self._start_branch()
         transcriber = None

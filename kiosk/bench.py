@@ -141,7 +141,8 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
 
 
 
-def bench_display(cfg, seconds: float = 10.0, captions_per_s: float = 4.0, with_asr: bool = False) -> dict[str, Any]:
+def bench_display(cfg, seconds: float = 10.0, captions_per_s: float = 4.0, with_asr: bool = False,
+                  background: bool = True) -> dict[str, Any]:
     """Run the real render loop (paced at display.fps) headless while captions arrive faster than any counter
     conversation; optionally a thread decodes speech with Whisper the whole time, as the kiosk does."""
     import threading
@@ -163,17 +164,24 @@ def bench_display(cfg, seconds: float = 10.0, captions_per_s: float = 4.0, with_
     if with_asr:
         from .speech.asr import DecodeOptions, load_configured
 
-        engine = load_configured(cfg)
         full_window = DecodeOptions(context_s=30.0)  # the heaviest decode, as this benchmark has always used
         noise = (np.random.default_rng(0).standard_normal(16000 * 3) * 0.05).astype(np.float32)
+        loaded = threading.Event()
 
         def load() -> None:
+            from .core.compute import background_priority
+
+            if background:  # as the kiosk does: the model is loaded, and decodes, at background priority
+                background_priority()
+            engine = load_configured(cfg)
+            loaded.set()
             while not stop.is_set():
                 engine.transcribe(noise, ["zh", "en", "ja"], options=full_window)
                 asr_runs[0] += 1
 
         loader = threading.Thread(target=load, daemon=True)
         loader.start()
+        loaded.wait(120)
     texts = SENTENCES["zh"] + SENTENCES["ja"]
     period = 1.0 / cfg.display.fps
     t_end = time.perf_counter() + seconds
@@ -217,6 +225,7 @@ def bench_display(cfg, seconds: float = 10.0, captions_per_s: float = 4.0, with_
         "target_fps": cfg.display.fps, "fps": len(frame_times) / seconds,
         "frame_ms_p50": 1000 * percentile(frame_times, 0.5), "frame_ms_p99": 1000 * percentile(frame_times, 0.99),
         "interval_ms_p99": 1000 * percentile(intervals[1:], 0.99), "with_asr": with_asr, "asr_decodes": asr_runs[0],
+        "asr_background_priority": with_asr and background,
         "rss_mb": rss_mb(),
     }
 

@@ -141,3 +141,23 @@ def test_closing_the_window_exits_non_zero(tmp_path):
 
     kiosk.bus.listen(close_when_ready)
     assert asyncio.run(asyncio.wait_for(kiosk.run(), 60)) == EXIT_CLOSED != 0
+
+
+def test_inference_threads_run_at_background_priority():
+    """Model loading and decoding threads yield the CPU to the render loop (their CTranslate2 workers inherit it)."""
+    import os
+    import threading
+
+    from kiosk.core.compute import BACKGROUND_NICE, background_priority
+
+    seen = {}
+
+    def worker():
+        background_priority()
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["nice"] >= BACKGROUND_NICE
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < BACKGROUND_NICE  # the caller is untouched

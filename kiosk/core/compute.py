@@ -49,3 +49,22 @@ def plan_for(requested_device: str, requested_type: str, threads: int) -> Comput
     if plan.fallback:
         log.warning("compute fallback: %s", plan.fallback)
     return plan
+
+
+BACKGROUND_NICE = 5
+
+
+def background_priority(nice: int = BACKGROUND_NICE) -> bool:
+    """Lower the calling thread's CPU priority (Linux threads have their own nice value). Call it in the threads
+    that load models and run inference: CTranslate2's worker threads are created by — and inherit the priority of —
+    the thread that constructs the model, so recognition and translation yield the CPU to the render loop (the glass
+    stays smooth on a 2-core kiosk) without being slowed when the CPU is otherwise idle."""
+    import threading
+
+    try:
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        return True
+    except (OSError, AttributeError):  # not Linux, or not allowed: run at normal priority
+        return False

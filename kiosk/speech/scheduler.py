@@ -181,7 +181,10 @@ class InferenceScheduler:
     # ---- the worker ---------------------------------------------------------------------------------------------
     async def _in_thread(self, fn: Callable[[], AsrResult]) -> AsrResult:
         if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="asr")
+            from ..core.compute import background_priority
+
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="asr",
+                                                                   initializer=background_priority)
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def serve(self) -> None:
