@@ -379,7 +379,7 @@ def bench_pipeline(speed: float = 1.0) -> dict[str, Any]:
 
     from .app import KioskApp
     from .democlips import build
-    from .core.events import FinalTranscript, PartialTranscript, SpeechEnded, SpeechStarted, TicketIssued, Translation
+    from .core.events import FinalTranscript, TicketIssued, Translation
 
     from hardware.emulators import forget_emulator, get_emulator
     from hardware.idcard.emulator import specimen_card
