@@ -114,18 +114,16 @@ class KioskApp:
 
     # ---- construction of the heavy parts -------------------------------------------------------------------
     def _load_transcriber(self):
+        """One recogniser shared by both sides, or {side: recogniser} (asr.teller.model / asr.customer.model)."""
         if self._transcriber_factory is not None:
             return self._transcriber_factory()
-        from .core.compute import ComputePlan
-        from .speech.asr import FallbackTranscriber, load_configured
+        from .core.errors import ErrorCode
+        from .speech.recognisers import load_recognisers
 
-        first = load_configured(self.cfg)
-        engine = FallbackTranscriber(
-            first, lambda: load_configured(self.cfg, model_dir=first.model_dir,
-                                           plan=ComputePlan("cpu", "int8", first.plan.threads)),
-            on_fallback=self._gpu_fallback)
-        engine.warmup()
-        return engine
+        def problem(why: str) -> None:  # called from the loading thread
+            self.bus.publish_threadsafe(ErrorEvent(stage="models", code=ErrorCode.MODEL_LOAD_FAILED, message=why))
+
+        return load_recognisers(self.cfg, on_fallback=self._gpu_fallback, on_problem=problem)
 
     def _gpu_fallback(self, why: str) -> None:  # called from a worker thread
         from .core.errors import ErrorCode

@@ -49,3 +49,27 @@ def plan_for(requested_device: str, requested_type: str, threads: int) -> Comput
     if plan.fallback:
         log.warning("compute fallback: %s", plan.fallback)
     return plan
+
+
+def available_memory(device: str) -> int | None:
+    """Bytes free for models on `device`: the first GPU's free memory (nvidia-smi) on CUDA, MemAvailable on the
+    CPU; None when it cannot be told."""
+    if device == "cuda":
+        import shutil
+        import subprocess
+
+        if not shutil.which("nvidia-smi"):
+            return None
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.free", "--format=csv,noheader,nounits"],
+                                 capture_output=True, text=True, timeout=5).stdout.split()
+            return int(out[0]) << 20 if out else None
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return None
+    try:
+        for line in open("/proc/meminfo", encoding="ascii"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) << 10
+    except (OSError, ValueError):
+        pass
+    return None
