@@ -514,12 +514,33 @@ def bench_mt_cmd(
 @bench_app.command("asr")
 def bench_asr_cmd(
     out: Annotated[Path, typer.Option(help="JSON output")] = Path("out/bench-asr.json"),
+    model: Annotated[Optional[list[str]], typer.Option("--model", help="compare these recognisers side by side "
+                                                                        "(repeatable)")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Speech recognition: latency, first partial, RTF and WER/CER on clips the project does not control."""
+    """Speech recognition: latency, first partial, RTF and WER/CER on clips the project does not control; with
+    --model NAME (repeatable) the recognisers side by side on the same clips, with their memory."""
     from . import bench
 
     cfg = _load(config).config
+    if model:
+        try:
+            res = bench.bench_asr_models(cfg, model)
+        except KioskError as e:
+            _fail(e)
+        bench.write(res, out)
+        table = Table("model", "device", "load s", "final p50 s", "final p95 s", "RTF", "WER librivox", "WER cards",
+                      "WER espeak", "CER ja", "memory est / measured MB")
+        for m in res["models"]:
+            er = m["error_rate"]
+            table.add_row(m["model"], m["device"], f"{m['load_s']:.2f}", f"{m['final_p50_s']:.2f}",
+                          f"{m['final_p95_s']:.2f}", f"{m['rtf']:.3f}",
+                          *(f"{100 * er.get(k, float('nan')):.1f}%" for k in ("librivox", "cards", "espeak-en", "kokoro-ja")),
+                          f"{m['memory_estimate_mb']:.0f} / {m['memory_measured_mb']:.0f} ({m['memory_measured_as']})")
+        console.print(table)
+        console.print(f"encoder window {res['encoder_window_s']:.0f} s on {res['machine'].get('cpu')} "
+                      f"({res['machine'].get('cores')} cores) → {out}")
+        return
     try:
         res = bench.bench_asr(cfg)
     except KioskError as e:

@@ -22,7 +22,7 @@ from kiosk.cli import app as cli
 from kiosk.core.compute import ComputePlan
 from kiosk.core.config import Side, load_config
 from kiosk.core.errors import ErrorCode, KioskError
-from kiosk.core.modelbin import CUDA_CONTEXT_BYTES, ModelBin, Variable, memory_need, read_model_bin
+from kiosk.core.modelbin import CUDA_CONTEXT_BYTES, PER_MODEL_BYTES, ModelBin, Variable, memory_need, read_model_bin
 from kiosk.core.models import ModelStore
 from kiosk.provision import add_model, kind_of
 from kiosk.speech.asr import AsrResult, Transcriber
@@ -57,7 +57,7 @@ def test_whisper_base_header_says_what_it_is_and_what_it_needs(model_store):
     assert need["int8"] < need["float16"] < need["float32"]
     assert need["int8_float16"] <= need["int8"]  # same matrices, smaller biases
     # matrices dominate: a float32 model needs about twice its float16 weights
-    assert 1.7 < (need["float32"] - (48 << 20)) / (need["float16"] - (48 << 20)) < 2.1
+    assert 1.7 < (need["float32"] - PER_MODEL_BYTES) / (need["float16"] - PER_MODEL_BYTES) < 2.1
 
 
 def test_a_damaged_model_bin_is_one_clear_error(tmp_path, model_store):
@@ -330,7 +330,10 @@ def test_start_up_shares_the_customers_recogniser_when_the_tellers_cannot_serve(
 def test_doctor_says_whether_both_recognisers_fit(bank):
     f, _ = bank_config(bank)
     res = CliRunner().invoke(cli, ["doctor", "--config", str(f)])
-    assert "pass: models/recognisers fit in memory: whisper-base-bank ~0.13 GiB + whisper-base ~0.13 GiB" in res.output
+    import re
+
+    assert re.search(r"pass: models/recognisers fit in memory: whisper-base-bank ~0\.\d\d GiB \+ whisper-base "
+                     r"~0\.\d\d GiB \(int8\)", res.output), res.output
     assert "of RAM; free:" in res.output  # no GPU here: RAM
 
 
@@ -405,3 +408,25 @@ salt_file = "{tmp_path}/salt"
     assert all(f.side is Side.TELLER and f.language == "zh" for f in finals)  # restricted to the teller's language
     counters = kiosk.speech.scheduler.counters
     assert counters[("final", "served")] + counters[("final", "failed")] >= len(ended)
+
+
+@pytest.mark.slow
+def test_bench_compares_recognisers_side_by_side_on_the_same_clips(tiny_whisper, bank, english_wav, monkeypatch,
+                                                                   tmp_path):
+    from kiosk import bench
+
+    clip = {"name": "en", "set": "espeak-en", "path": english_wav, "ref": "good morning", "lang": "en"}
+    monkeypatch.setattr(bench, "asr_clips", lambda scratch: [clip, {**clip, "name": "en2"}])
+    f, _ = bank_config(bank, teller="tiny-whisper-zh")
+    res = CliRunner().invoke(cli, ["bench", "asr", "--model", "whisper-base", "--model", "tiny-whisper-zh",
+                                   "--out", str(tmp_path / "b.json"), "--config", str(f)])
+    assert res.exit_code == 0, res.output
+    got = json.loads((tmp_path / "b.json").read_text())
+    assert [m["model"] for m in got["models"]] == ["whisper-base", "tiny-whisper-zh"]
+    base, tiny = got["models"]
+    assert [c["clip"] for c in base["clips"]] == [c["clip"] for c in tiny["clips"]] == ["en", "en2"]
+    assert tiny["languages"] == ["zh"] and {c["lang"] for c in tiny["clips"]} == {"zh"}
+    assert base["error_rate"]["espeak-en"] < tiny["error_rate"]["espeak-en"]
+    for m in got["models"]:
+        assert m["final_p50_s"] <= m["final_p95_s"] and m["rtf"] > 0 and m["memory_estimate_mb"] > 0
+        assert m["memory_measured_as"] == "RSS growth"  # no GPU here

@@ -16,7 +16,8 @@ from .errors import ErrorCode, KioskError
 DTYPES = ("float32", "int8", "int16", "int32", "float16", "bfloat16")  # CTranslate2's DataType order
 DTYPE_BYTES = {"float32": 4, "int8": 1, "int16": 2, "int32": 4, "float16": 2, "bfloat16": 2}
 WORKING_SHARE = 0.2  # activations, encoder output, decoder caches: a share of the weights (an estimate)
-PER_MODEL_BYTES = 48 << 20  # tokenizer, feature extractor, allocator slack (whisper-base int8 on CPU: 131 MB measured)
+PER_MODEL_BYTES = 96 << 20  # tokenizer, feature extractor, allocator caches: calibrated with `kiosk bench asr
+#                             --model` (whisper-base int8 on the CPU: 180 MB RSS growth measured, 179 MB estimated)
 CUDA_CONTEXT_BYTES = 400 << 20  # the CUDA context and cuBLAS/cuDNN handles, once per process on a GPU
 
 
