@@ -230,6 +230,14 @@ class KioskApp:
 
         registry, nmt_errors = await asyncio.to_thread(self._load_nmt)
         self.live.nmt_registry = registry
+        llm = None
+        if self.cfg.translation.llm_model:  # off by default
+            from .translation.llm import load_configured as load_llm
+
+            try:
+                llm = await asyncio.to_thread(load_llm, self.cfg)
+            except KioskError as e:
+                nmt_errors = [*nmt_errors, e]
         for e in nmt_errors:
             self.bus.publish(ErrorEvent(stage="mt", code=e.code, message=str(e)))
         tasks: list[asyncio.Task] = []
@@ -237,7 +245,7 @@ class KioskApp:
         if transcriber is not None:
             self.speech = SpeechPath(self.cfg, self.bus, transcriber, SileroScorer, self.conversation,
                                      prompts=recognition_prompts(self.cfg))
-            router = build_router(self.cfg, self.speech.scheduler.transcriber_for_translation(), registry)
+            router = build_router(self.cfg, self.speech.scheduler.transcriber_for_translation(), registry, llm)
             self.translation = TranslationStage.from_config(self.cfg, router, self.bus, self.conversation)
             self.speech.recognition.on_final = self.translation.submit_final
             self.speech.recognition.on_committed = self.translation.submit_committed

@@ -170,8 +170,8 @@ def models_add(
                                                  "model with kiosk-model.toml, or a Whisper model")],
     name: Annotated[Optional[str], typer.Option(help="name in the cache (default: kiosk-model.toml's, or the "
                                                      "directory's name for Whisper)")] = None,
-    languages: Annotated[Optional[str], typer.Option(help="Whisper only: the languages a model fine-tuned for them "
-                                                          "is restricted to, e.g. zh")] = None,
+    languages: Annotated[Optional[str], typer.Option(help="Whisper: the languages a model fine-tuned for them is "
+                                                          "restricted to, e.g. zh; LLM: the languages it translates")] = None,
     license: Annotated[str, typer.Option(help="the model's licence, recorded with its hashes")] = "",
     config: ConfigOpt = None,
 ) -> None:
@@ -197,6 +197,10 @@ def models_add(
         prog.stop()
         _fail(e)
     prog.stop()
+    if store.record(path.name).get("kind") == "llm":
+        console.print(f"added {path.name} (llm, {','.join(langs or ())}) → {path}")
+        console.print(f'set translation.llm_model = "{path.name}" in configs/site.toml to use it')
+        return
     if store.record(path.name).get("kind") == "whisper":
         console.print(f"added {path.name} (whisper{', ' + ','.join(langs) if langs else ''}) → {path}")
         console.print(f'set asr.teller.model or asr.customer.model = "{path.name}" in configs/site.toml to use it')
@@ -213,7 +217,7 @@ def models_convert(
     source: Annotated[Path, typer.Argument(help="a local Hugging Face model directory (Marian, NLLB, M2M-100 or "
                                                  "Whisper)")],
     out: Annotated[Path, typer.Option(help="output model directory")],
-    kind: Annotated[str, typer.Option(help="marian | nllb | m2m100 | whisper")] = "marian",
+    kind: Annotated[str, typer.Option(help="marian | nllb | m2m100 | whisper | llm")] = "marian",
     languages: Annotated[str, typer.Option(help="comma-separated kiosk language codes, e.g. zh,en")] = "zh,en",
     name: Annotated[Optional[str], typer.Option()] = None,
     quantization: Annotated[Optional[str], typer.Option(help="default: int8 (translation), float16 (whisper)")] = None,

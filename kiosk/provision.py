@@ -1,12 +1,14 @@
 """Provisioning models that a technician brings: recognise what a directory holds, copy it into the model cache
 with the sha256 of every file recorded, and prove that it loads before the kiosk relies on it.
 
-Two kinds are recognised:
+Three kinds are recognised:
 - a CTranslate2 translation model: model.bin, vocabulary, SentencePiece model(s) and its `kiosk-model.toml`;
 - a CTranslate2 Whisper model (what `ct2-transformers-converter` or `kiosk models convert --kind whisper` writes):
   config.json, model.bin (a WhisperSpec), tokenizer.json, vocabulary.json (or .txt), and preprocessor_config.json
   when the model has one (128 mel bins for large-v3 and turbo). It must load and decode one second of silence on the
-  configured device before it is kept.
+  configured device before it is kept;
+- a CTranslate2 decoder-only language model (model.bin holding a TransformerDecoderSpec, tokenizer.json) for
+  `translation.llm_model`, with the languages it may translate between (`--languages`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ def kind_of(source: Path) -> str:
                          hint=f"convert it on a provisioning machine: `kiosk models convert {source} --kind whisper "
                               f"--out DIR` (extra `.[convert]`)")
     spec = read_model_bin(source / "model.bin").spec if (source / "model.bin").is_file() else ""
+    if spec == "TransformerDecoderSpec":  # a decoder-only language model
+        if not (source / "tokenizer.json").is_file():
+            raise KioskError(ErrorCode.MODEL_MISSING, f"{source}: a language model without its tokenizer.json",
+                             hint="convert it with `kiosk models convert SRC --kind llm` (copies the tokenizer)")
+        return "llm"
     whisperish = spec == "WhisperSpec" or {"alignment_heads", "suppress_ids", "lang_ids"} & set(config)
     if spec and not whisperish:
         raise KioskError(ErrorCode.MODEL_MISSING, f"{source}: a CTranslate2 {spec} without kiosk-model.toml",
@@ -59,6 +66,20 @@ def kind_of(source: Path) -> str:
         raise KioskError(ErrorCode.MODEL_MISSING,
                          f"{source} is an incomplete Whisper model: {', '.join(missing)} missing", hint=WHISPER_HINT)
     return "whisper"
+
+
+def check_llm(directory: Path, languages: Sequence[str]) -> None:
+    """Load the language model on the CPU and let it generate a few tokens of a bank prompt."""
+    from .translation.llm import LlmModel, bank_prompt
+
+    model = LlmModel(directory, ComputePlan("cpu", "int8", 1), languages, max_tokens=4)
+    if len(model.languages) < 2:
+        raise KioskError(ErrorCode.MODEL_CORRUPT, f"{directory.name}: name at least two of the kiosk's languages "
+                                                  f"with --languages (e.g. zh,en)")
+    try:
+        model.generate(bank_prompt("请出示您的身份证。", "zh", "en"))
+    except Exception as e:
+        raise KioskError(ErrorCode.MODEL_LOAD_FAILED, f"{directory.name}: the language model does not generate: {e}")
 
 
 def check_whisper(directory: Path, plan: ComputePlan, languages: Sequence[str] | None = None) -> None:
@@ -86,18 +107,23 @@ def check_whisper(directory: Path, plan: ComputePlan, languages: Sequence[str] |
 def add_model(store: ModelStore, source: Path, name: str | None = None, *, plan: ComputePlan | None = None,
               languages: Sequence[str] | None = None, license: str = "",
               progress: Progress | None = None) -> Path:
-    """`kiosk models add DIR`: a CTranslate2 translation model (with its kiosk-model.toml) or a CTranslate2
-    Whisper model (checked on `plan`, the configured ASR device; `languages` restricts it, e.g. a model fine-tuned
-    for Mandarin)."""
+    """`kiosk models add DIR`: a CTranslate2 translation model (with its kiosk-model.toml), a CTranslate2 Whisper
+    model (checked on `plan`, the configured ASR device; `languages` restricts it, e.g. a model fine-tuned for
+    Mandarin), or a decoder-only language model for `translation.llm_model` (`languages`: the ones it translates)."""
     source = Path(source)
-    if kind_of(source) == "whisper":
+    kind = kind_of(source)
+    if kind == "llm":
+        langs = list(languages or ())
+        return store.add(source, name or source.name, license=license, description="llm", kind="llm",
+                         meta={"languages": langs}, check=lambda d: check_llm(d, langs), progress=progress)
+    if kind == "whisper":
         plan = plan or ComputePlan("cpu", "int8", 1)
         langs = list(languages) if languages else None
         return store.add(source, name or source.name, license=license, description="whisper", kind="whisper",
                          meta={"languages": langs} if langs else {},
                          check=lambda d: check_whisper(d, plan, langs), progress=progress)
     if languages:
-        raise KioskError(ErrorCode.MODEL_CORRUPT, "--languages is for recognisers: a translation model's "
+        raise KioskError(ErrorCode.MODEL_CORRUPT, "--languages is for recognisers and language models: a translation model's "
                                                   "languages are in its kiosk-model.toml")
     from .translation.nmt import NmtModel, read_info
 

@@ -92,7 +92,7 @@ def test_convert_refuses_what_it_cannot_convert(provisioned, tmp_path):
     root, cache = provisioned
     marian = root / "hf" / "tiny-opus-mt-zh-en"
     res = CliRunner().invoke(cli, ["models", "convert", str(marian), "--out", str(tmp_path / "o"), "--kind", "gpt"])
-    assert res.exit_code == 2 and "--kind must be one of marian, nllb, m2m100, whisper" in res.output
+    assert res.exit_code == 2 and "--kind must be one of marian, nllb, m2m100, whisper, llm" in res.output
     res = CliRunner().invoke(cli, ["models", "convert", str(marian), "--out", str(tmp_path / "o"), "--kind", "nllb"])
     assert res.exit_code == 2 and "sentencepiece.bpe.model" in res.output
     res = CliRunner().invoke(cli, ["models", "convert", str(tmp_path), "--out", str(tmp_path / "o")])

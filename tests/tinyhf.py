@@ -15,6 +15,26 @@ SMALL = dict(d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_h
              encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64)
 
 
+def tiny_gemma(out: Path, *, seed: int = 0) -> Path:
+    """A Gemma-3-like decoder (Gemma3TextConfig: 2 layers of width 32, grouped-query attention, sliding window) with
+    a Gemma tokenizer converted from a SentencePiece model trained on a few lines, as the real one is shipped."""
+    import torch
+    import transformers
+
+    out.mkdir(parents=True, exist_ok=True)
+    train_sentencepiece(out / "tok", vocab_size=200).rename(out / "tokenizer.model")
+    (out / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "GemmaTokenizer", "bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>",
+        "unk_token": "<unk>", "additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"]}), encoding="utf-8")
+    tok = transformers.AutoTokenizer.from_pretrained(str(out))
+    torch.manual_seed(seed)
+    config = transformers.Gemma3TextConfig(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=16, max_position_embeddings=512, sliding_window=64,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    return _save(transformers.Gemma3ForCausalLM(config), tok, out)
+
+
 def _save(model, tokenizer, out: Path) -> Path:
     model.eval().save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -164,6 +164,8 @@ class TranslationSection(_Frozen):
     glossary_file: Path | None = None
     pivot: bool = True
     whisper_to_english: bool = True
+    llm_model: str = ""  # a provisioned instruction-tuned LLM as a translator after NMT; "" = off
+    llm_max_tokens: int = Field(96, ge=8, le=512)
     translate_partials: bool = True  # translate the committed prefix while the person speaks (text paths only)
     partial_interval_s: float = Field(1.5, ge=0.5, le=10.0)
 

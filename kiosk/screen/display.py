@@ -51,6 +51,7 @@ PATH_MARK = {
     TranslationPath.PIVOT: "MT·EN",
     TranslationPath.WHISPER: "ST",
     TranslationPath.PHRASE_MEMORY: "PM",
+    TranslationPath.LLM: "LLM",
 }
 
 INVITATIONS = (

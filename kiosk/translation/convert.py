@@ -1,6 +1,7 @@
 """`kiosk models convert`: wrap CTranslate2's Transformers converter for a model directory that is already on
 disk (nothing is downloaded), and write the kiosk-model.toml a translation model needs. `--kind whisper` converts a
-Whisper checkpoint for `asr.*.model` (float16 by default: the kiosk runs it as float16 on a GPU, int8 on a CPU)."""
+Whisper checkpoint for `asr.*.model` (float16 by default: the kiosk runs it as float16 on a GPU, int8 on a CPU);
+`--kind llm` a decoder-only language model for `translation.llm_model`."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ TOKENIZER_FILES = {
 
 
 WHISPER_COPY = ("tokenizer.json", "preprocessor_config.json")
-CONVERT_KINDS = (*KINDS, "whisper")
+CONVERT_KINDS = (*KINDS, "whisper", "llm")
 
 
 def default_quantization(kind: str) -> str:
@@ -43,9 +44,9 @@ def convert_model(source: Path, out: Path, *, kind: str, languages: list[str], n
         raise KioskError(ErrorCode.MODEL_MISSING, f"{source} is not a local Transformers model directory (no config.json)")
     from ctranslate2.converters import TransformersConverter
 
-    if kind == "whisper":
+    if kind in ("whisper", "llm"):
         if not (source / "tokenizer.json").is_file():
-            raise KioskError(ErrorCode.MODEL_MISSING, f"{source}: tokenizer.json expected (the Whisper tokenizer)")
+            raise KioskError(ErrorCode.MODEL_MISSING, f"{source}: tokenizer.json expected (the model's tokenizer)")
         copy = [f for f in WHISPER_COPY if (source / f).is_file()]
         TransformersConverter(str(source), copy_files=copy).convert(str(out), quantization=quantization, force=True)
         _copy_notices(source, Path(out))
