@@ -232,10 +232,10 @@ class KioskApp:
         self.live.nmt_registry = registry
         llm = None
         if self.cfg.translation.llm_model:  # off by default
-            from .translation.llm import load_configured as load_llm
+            from .translation.llm import LlmTranslator, load_configured as load_llm
 
             try:
-                llm = await asyncio.to_thread(load_llm, self.cfg)
+                llm = LlmTranslator(await asyncio.to_thread(load_llm, self.cfg))
             except KioskError as e:
                 nmt_errors = [*nmt_errors, e]
         for e in nmt_errors:

@@ -88,7 +88,7 @@ def test_tiny_gemma_converted_provisioned_and_routed(tmp_path):
     cfg = load_config([site]).config
     model = load_configured(cfg)
     assert model.languages == ("zh", "en") and "<eos>" in model.end_tokens
-    router = build_router(cfg, None, None, model)
+    router = build_router(cfg, None, None, LlmTranslator(model))
     assert router.route("zh", "en", has_audio=False) is TranslationPath.LLM
     generated = model.generate(bank_prompt("请在这里签名。", "zh", "en"))
     assert generated == model.generate(bank_prompt("请在这里签名。", "zh", "en"))  # greedy: deterministic

@@ -222,9 +222,9 @@ class TranslationRouter:
 
 
 def build_router(cfg, transcriber: Transcriber | None, registry: NmtRegistry | None = None,
-                 llm=None) -> TranslationRouter:
+                 llm: Translator | None = None) -> TranslationRouter:
     """The router for a kiosk config: phrase memory, the provisioned NMT models, a provisioned LLM (`llm`, a
-    `translation.llm.LlmModel`, when one is configured), and Whisper speech translation."""
+    `translation.llm.LlmTranslator`, when one is configured), and Whisper speech translation."""
     from .glossary import Glossary, default_glossary
     from .phrases import PhraseMemory, default_memory, load_phrases
 
@@ -240,9 +240,7 @@ def build_router(cfg, transcriber: Transcriber | None, registry: NmtRegistry | N
     if tcfg.pivot:
         chain.append(PivotTranslator(registry, glossary))
     if llm is not None:
-        from .llm import LlmTranslator
-
-        chain.append(LlmTranslator(llm))
+        chain.append(llm)
     if tcfg.phrase_memory:
         chain.append(PhraseMemoryTranslator(memory, partial=True))
     if transcriber is not None and tcfg.whisper_to_english:
