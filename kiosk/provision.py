@@ -28,7 +28,7 @@ WHISPER_HINT = ("a CTranslate2 Whisper directory holds config.json, model.bin, t
 
 
 def kind_of(source: Path) -> str:
-    """"nmt" or "whisper"; anything else, or a Whisper directory with files missing, is one clear KioskError."""
+    """"nmt", "whisper" or "llm"; anything else, or a directory with files missing, is one clear KioskError."""
     from .core.modelbin import read_model_bin
     from .translation.nmt import INFO_FILE
 
@@ -41,10 +41,10 @@ def kind_of(source: Path) -> str:
         config = json.loads((source / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         config = {}
-    if config.get("model_type") == "whisper" or any((source / f).is_file() for f in ("model.safetensors",
-                                                                                        "pytorch_model.bin")):
+    if "model_type" in config or any((source / f).is_file() for f in ("model.safetensors", "pytorch_model.bin")):
+        kind = {"whisper": "whisper", "marian": "marian", "m2m_100": "m2m100|nllb"}.get(config.get("model_type"), "llm")
         raise KioskError(ErrorCode.MODEL_CORRUPT, f"{source} is a Transformers model, not a CTranslate2 one",
-                         hint=f"convert it on a provisioning machine: `kiosk models convert {source} --kind whisper "
+                         hint=f"convert it on a provisioning machine: `kiosk models convert {source} --kind {kind} "
                               f"--out DIR` (extra `.[convert]`)")
     spec = read_model_bin(source / "model.bin").spec if (source / "model.bin").is_file() else ""
     if spec == "TransformerDecoderSpec":  # a decoder-only language model
@@ -79,7 +79,8 @@ def check_llm(directory: Path, languages: Sequence[str]) -> None:
     try:
         model.generate(bank_prompt("请出示您的身份证。", "zh", "en"))
     except Exception as e:
-        raise KioskError(ErrorCode.MODEL_LOAD_FAILED, f"{directory.name}: the language model does not generate: {e}")
+        raise KioskError(ErrorCode.MODEL_LOAD_FAILED,
+                         f"{directory.name}: the language model does not generate: {e}") from None
 
 
 def check_whisper(directory: Path, plan: ComputePlan, languages: Sequence[str] | None = None) -> None:
@@ -123,8 +124,8 @@ def add_model(store: ModelStore, source: Path, name: str | None = None, *, plan:
                          meta={"languages": langs} if langs else {},
                          check=lambda d: check_whisper(d, plan, langs), progress=progress)
     if languages:
-        raise KioskError(ErrorCode.MODEL_CORRUPT, "--languages is for recognisers and language models: a translation model's "
-                                                  "languages are in its kiosk-model.toml")
+        raise KioskError(ErrorCode.MODEL_CORRUPT, "--languages is for recognisers and language models: a "
+                                                  "translation model's languages are in its kiosk-model.toml")
     from .translation.nmt import NmtModel, read_info
 
     info = read_info(source)

@@ -9,6 +9,7 @@ CTranslate2's converter (the `convert` extra) that then runs through the real st
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import shutil
@@ -235,7 +236,7 @@ def test_a_provisioned_whisper_is_recorded_and_verified_like_any_model(bank, mod
     assert rec["kind"] == "whisper" and rec["license"] == "MIT" and rec["meta"] == {}
     src = model_store.path("whisper-base")
     assert set(rec["files"]) == {*SMALL_FILES, "model.bin"}
-    assert rec["files"]["config.json"]["sha256"] == __import__("hashlib").sha256((src / "config.json").read_bytes()).hexdigest()
+    assert rec["files"]["config.json"]["sha256"] == hashlib.sha256((src / "config.json").read_bytes()).hexdigest()
     assert rec["files"]["model.bin"]["size"] == (src / "model.bin").stat().st_size
     listing = cli_ok(["models", "list"], bank["cache"])
     assert "whisper-base-bank" in listing and "provisioned" in listing

@@ -37,7 +37,7 @@ class ModelFile:
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    kind: str  # whisper | nmt; assembled from registry packages (`packages`) or provisioned by a technician
+    kind: str  # whisper | nmt | llm; assembled from registry packages (`packages`) or provisioned by a technician
     description: str
     license: str
     packages: tuple[str, ...]
