@@ -68,3 +68,37 @@ def background_priority(nice: int = BACKGROUND_NICE) -> bool:
         return True
     except (OSError, AttributeError):  # not Linux, or not allowed: run at normal priority
         return False
+
+
+def available_memory(device: str) -> int | None:
+    """Bytes free for models on `device`: the first GPU's free memory (nvidia-smi) on CUDA, MemAvailable on the
+    CPU; None when it cannot be told."""
+    if device == "cuda":
+        import shutil
+        import subprocess
+
+        if not shutil.which("nvidia-smi"):
+            return None
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.free", "--format=csv,noheader,nounits"],
+                                 capture_output=True, text=True, timeout=5).stdout.split()
+            return int(out[0]) << 20 if out else None
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return None
+    try:
+        for line in open("/proc/meminfo", encoding="ascii"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) << 10
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def gpu_reason(e: BaseException) -> str:
+    """A short, bounded description of a GPU failure for the screen (no paths, no payload)."""
+    msg = str(e).lower()
+    for needle, what in (("out of memory", "out of memory"), ("cublas", "cuBLAS missing"), ("cudnn", "cuDNN missing"),
+                         ("cuda driver", "driver"), ("cuda", "CUDA error")):
+        if needle in msg:
+            return what
+    return type(e).__name__
