@@ -280,8 +280,10 @@ class TranslationRouter:
 
 
 def build_router(cfg, transcriber: Transcriber | None, registry: NmtRegistry | None = None,
-                 memory: MemoryHolder | None = None) -> TranslationRouter:
-    """The router for a kiosk config: translation memory, the provisioned NMT models, Whisper speech translation."""
+                 llm: Translator | None = None, memory: MemoryHolder | None = None) -> TranslationRouter:
+    """The router for a kiosk config: the translation memory (`memory`, kept current by the app), the provisioned NMT
+    models, a provisioned LLM (`llm`, a `translation.llm.LlmTranslator`, when one is configured), and Whisper speech
+    translation."""
     from .glossary import Glossary, default_glossary
 
     tcfg = cfg.translation
@@ -294,6 +296,8 @@ def build_router(cfg, transcriber: Transcriber | None, registry: NmtRegistry | N
     chain += [NmtTranslator(registry, glossary, multilingual=False), NmtTranslator(registry, glossary, multilingual=True)]
     if tcfg.pivot:
         chain.append(PivotTranslator(registry, glossary))
+    if llm is not None:
+        chain.append(llm)
     if tcfg.phrase_memory:
         chain.append(PhraseMemoryTranslator(holder, partial=True))
     if transcriber is not None and tcfg.whisper_to_english:
