@@ -467,7 +467,7 @@ def extract(text: str, lang: str = "en", *, currencies: tuple[tuple[str, str], .
                 d = cjk_numeral(m.group("cn")) if m.groupdict().get("cn") else _plain_number(m.group("num"), lang)
                 value = _fmt(d) if d is not None else None
             elif kind == "duration":
-                value = _duration_value(m, lang)
+                value = None if m.group() == "半天" else _duration_value(m, lang)  # 等了半天: "ages", not 12 h
             elif kind == "digits":
                 value = re.sub(r"[ -]|^\+?86[ -]?(?=1)", "", m.group())
             elif kind == "code":
