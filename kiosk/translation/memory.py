@@ -235,8 +235,13 @@ class TranslationMemory:
         norm, ents = self.entities(marked, lang)
         spans = []
         for i, m in enumerate(re.finditer(_HOLE, norm)):
-            unit = numbers.unit_at(norm, m.end()) if slot_type(names[i]) == "count" else None
-            # "{count} months": the unit belongs to the value, as "3 months" said is one duration
+            # "{count} months" / "{number} yuan": the unit or currency belongs to the value, as "3 months" and
+            # "7.12 yuan" said are one duration and one amount
+            stype = slot_type(names[i])
+            unit = numbers.unit_at(norm, m.end()) if stype == "count" else None
+            if stype == "number":
+                cur = numbers.currency_at(norm, m.end(), lang)
+                unit = (f"cur:{cur[0]}", cur[1]) if cur else None
             spans.append((m.start(), unit[1] if unit else m.end(), ("slot", names[i], unit[0] if unit else "")))
         spans += [(*e.span, ("literal", e.kind, e.key)) for e in ents]
         spans.sort()
@@ -287,6 +292,11 @@ class TranslationMemory:
             if kind == "literal":
                 if (e.kind, e.key) != (name, key):
                     return None
+                continue
+            if key.startswith("cur:"):  # a number with its currency in the phrasing: an amount said in it
+                if e.kind != "amount" or e.currency != key[4:]:
+                    return None
+                values[name] = SlotValue("number", e.value, said=e.text)
                 continue
             if key:  # a count with its unit in the phrasing: a duration said in that unit
                 n, _, unit = e.value.partition(" ")
@@ -453,7 +463,7 @@ def validate(memory: TranslationMemory) -> list[str]:
                     probs.append(f"{where}: {p.kind} {p.text!r} has slots {sorted(p.slots)}, the catalogue says "
                                  f"{sorted(it.slots)}")
                 if p is not say:
-                    diff = "currency" if say.features.get("currency") != p.features.get("currency") else ""
+                    diff = "currency" if _currencies(say) != _currencies(p) else ""
                     if diff:
                         probs.append(f"{where}: {p.kind} {p.text!r} differs from say in {diff}: it means something "
                                      f"else")
@@ -488,6 +498,11 @@ def validate(memory: TranslationMemory) -> list[str]:
                                  f"{diff}: add contrasts = [\"{b.intent}\"] "
                                  f"to {a.intent} in {isrc} once reviewed")
     return probs
+
+
+def _currencies(p: Pattern) -> frozenset[str]:
+    """The currencies a phrasing names, in its words or with a number slot ("{number} yuan")."""
+    return p.features.get("currency") | {key[4:] for kind, _, key in p.items if key.startswith("cur:")}
 
 
 def _differs(a: Features, b: Features, *, loose: bool = False) -> str:

@@ -417,6 +417,16 @@ def unit_at(text: str, pos: int) -> tuple[str, int] | None:
     return unit.replace("wday", "day"), m.end()
 
 
+def currency_at(text: str, pos: int, lang: str = "") -> tuple[str, int] | None:
+    """A currency word written at `pos` ("{number} yuan" in a phrasing): (ISO code, end) or None."""
+    words, after, _ = _currency_table()
+    m = after.match(text, pos)
+    if not m:
+        return None
+    word = m.group().strip(" \u00a0\u202f")
+    return currency_code(word, lang) or words[word.lower()], m.end()
+
+
 def _duration_value(m: re.Match[str], lang: str) -> str | None:
     n = Decimal(1) if m.group("n").isalpha() and m.group("n").lower() in _ONE else _number(m.group("n"), lang)
     if n is None or n <= 0:
