@@ -351,8 +351,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("percent", re.compile(r"(?P<num>" + _NUM + r")\s*(?:%|％|percent|per cent|pour cent|prozent|por ciento|процент\w*|في المائة|بالمائة)", re.I)),
     ("duration", re.compile(r"(?P<n>\d+)\s*(?P<u1>分(?!钟|鐘|之|の)|분)")),
     # "an hour", "une heure", "einen Tag", "одну неделю": one of the unit
-    ("duration", re.compile(r"(?<![\w'])(?P<n>an?|one|une?|ein(?:e[nm]?)?|una?|uno|один|одну|одна|одного)\s+(?:" + _DURATION_RE + r")" + _L, re.I)),
-    ("duration", re.compile(r"(?P<n>(?:" + _NUM + r"|" + _CJKN + r"+?)(?:个半|個半)?|半)\s*(?:" + _DURATION_RE + r")" + _L, re.I)),
+    ("duration", re.compile(r"(?<![\w'])(?P<n>an?|one|une?|ein(?:e[nm]?)?|una?|uno|один|одну|одна|одного)[\s-]+(?:" + _DURATION_RE + r")" + _L, re.I)),
+    ("duration", re.compile(r"(?P<n>(?:" + _NUM + r"|" + _CJKN + r"+?)(?:个半|個半)?|半)(?:\s*|-)(?:" + _DURATION_RE + r")" + _L, re.I)),
     ("digits", re.compile(r"(?<![\d.,])(?:\+?86[ -]?)?1[3-9]\d[ -]\d{4}[ -]\d{4}(?!\d)|(?<![\d.,])\d{4}(?:[ -]?\d{3,4}){2,5}(?![\d])|(?<![\d.,])\d{7,}(?![\d.,])")),
     ("code", re.compile(r"(?<![A-Za-z0-9])(?:[A-Z]-?\d{2,4}|[A-Z] 0\d{2}|[a-z]0\d{2})(?![A-Za-z0-9])")),
     ("code", re.compile(r"(?<![A-Za-z0-9])[A-Za-z][零〇一二三四五六七八九]{3}(?=号|號|$|\W)")),
