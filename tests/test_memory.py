@@ -171,3 +171,15 @@ def test_every_reviewed_sentence_means_its_own_intent(source):
                 failures.append((iid, target, said, m and m.intent))
                 break
     assert not failures, failures[:20]
+
+
+@pytest.mark.parametrize("heard,source,intent", [
+    ("Please sho me you ID card", "en", "show-id-card"),  # recognition slips of the counter's sentences
+    ("Please sign her.", "en", "sign-here"),
+    ("请出示一下您的身份证", "zh", "show-id-card"),
+    ("我想消户", "zh", "close-account"),
+    ("我想取两万五千块钱", "zh", "withdraw-amount"),
+])
+def test_built_in_table_absorbs_recognition_slips(heard, source, intent):
+    m = default_memory().match(heard, source, "en" if source != "en" else "zh")
+    assert m is not None and m.intent == intent, heard
