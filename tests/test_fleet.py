@@ -3,6 +3,7 @@ Ed25519-signed table over a real mosquitto broker — applied atomically only wh
 version is newer; a bad signature or a broken table gets a notice and changes nothing."""
 
 import asyncio
+import io
 import json
 import queue
 import shutil
@@ -198,5 +199,92 @@ def test_bank_tooling_validate_sign_verify_publish(tmp_path, keys):
             assert got.wait(10)
         finally:
             sub.stop()
+    finally:
+        broker.stop()
+
+
+def test_a_running_kiosk_reloads_on_sighup_applies_the_fleet_table_and_sends_quick_replies(tmp_path, keys):
+    """The whole wiring in a running kiosk: its table reloaded on SIGHUP, the signed fleet table applied from a real
+    broker, a quick reply sent to the customer's side."""
+    import os
+
+    from kiosk.app import KioskApp
+    from kiosk.core.config import load_config
+    from kiosk.core.events import Lifecycle, Translation, UiAction, UiCommand
+
+    from .fakes import FakeRecogniser, Line
+
+    table = tmp_path / "bank.toml"
+    shutil.copy(FIXTURE, table)
+    broker = Broker(tmp_path).start()
+    site = tmp_path / "site.toml"
+    site.write_text(f"""
+[languages]
+teller = "zh"
+customer = ["ja", "en"]
+customer_default = "ja"
+[audio.teller]
+source = "none"
+[audio.customer]
+source = "none"
+[queue]
+database = "{tmp_path}/q.sqlite3"
+[privacy]
+salt_file = "{tmp_path}/salt"
+[diagnostics]
+control_socket = "{tmp_path}/ctl.sock"
+[display]
+width = 480
+height = 270
+[staff]
+mqtt_host = "127.0.0.1"
+mqtt_port = {broker.port}
+[translation]
+phrases_file = "{table}"
+fleet_topic = "bank/translation-table"
+fleet_public_key = "{keys[1]}"
+fleet_store = "{tmp_path}/applied.json"
+""", encoding="utf-8")
+    loaded = load_config([site])
+    kiosk = KioskApp(loaded.config, loaded=loaded, out=io.StringIO(),
+                     transcriber_factory=lambda: FakeRecogniser([Line("hello", "zh")]))
+    seen: list = []
+    kiosk.bus.listen(seen.append)
+
+    async def wait_for(pred, timeout=20):
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not any(pred(e) for e in seen):
+            assert loop.time() < end, [type(e).__name__ for e in seen][-20:]
+            await asyncio.sleep(0.02)
+
+    async def main():
+        run = asyncio.create_task(kiosk.run())
+        try:
+            await wait_for(lambda e: isinstance(e, Lifecycle) and e.phase in ("ready", "degraded"))
+            table.write_text(FIXTURE.read_text(encoding="utf-8").replace('say = "ありがとうございます。"',
+                                                                        'say = "どうもありがとうございます。"'),
+                             encoding="utf-8")
+            os.kill(os.getpid(), signal.SIGHUP)
+            await wait_for(lambda e: isinstance(e, Notice) and e.text == "translation table reloaded")
+            assert kiosk.memory.memory.render("thank-you", "ja") == "どうもありがとうございます。"
+            kiosk.bus.publish(UiCommand(action=UiAction.QUICK_REPLY, value="open"))
+            for ch in "qianming":
+                kiosk.bus.publish(UiCommand(action=UiAction.QUICK_REPLY, value=f"char:{ch}"))
+            kiosk.bus.publish(UiCommand(action=UiAction.QUICK_REPLY, value="pick:1"))
+            await wait_for(lambda e: isinstance(e, Translation) and e.text == "こちらにご署名をお願いします。")
+            await asyncio.to_thread(publish_retained, "127.0.0.1", broker.port, "bank/translation-table",
+                                    sign_table(thanks_as("Thanks from the fleet."), 3, keys[0]))
+            await wait_for(lambda e: isinstance(e, Notice) and "version 3 applied" in e.text)
+            assert kiosk.memory.memory.render("thank-you", "en") == "Thanks from the fleet."
+            assert (tmp_path / "applied.json").exists()
+        finally:
+            kiosk.request_stop()
+            await asyncio.wait_for(run, 60)
+
+    from kiosk.branch.fleet import publish_retained
+
+    try:
+        asyncio.run(main())
     finally:
         broker.stop()
