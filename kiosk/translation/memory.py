@@ -161,6 +161,9 @@ _SENTENCE_END = re.compile(r"(?<=[。！？!?؟])\s*|(?<=[.])\s+(?=\S)|(?<=[\u30
 _CLAUSE_END = re.compile(r"(?<=[，,、;；،])\s*")
 
 
+COURTESY = ("greeting", "general")  # topics of the speech acts said on their own: hello, excuse me, thanks, yes …
+
+
 def sentences(text: str) -> list[str]:
     """Split at sentence ends (。！？ and . ! ? followed by a space); a decimal point is not an end."""
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
@@ -381,12 +384,19 @@ class TranslationMemory:
                 return TurnResult((Segment(text.strip(), whole),))
         return TurnResult(tuple(seg for segs in out for seg in segs))
 
+    def _courtesy(self, m: Match | None) -> bool:
+        it = self.table.intents.get(m.intent) if m else None
+        return it is not None and it.topic in COURTESY and not it.slots
+
     def _sentence(self, s: str, source: str, target: str) -> list[Segment]:
+        """A sentence whole; or by its clauses when every clause matches and the whole does not, or the first clause
+        is a courtesy of its own ("Hi, do you speak English?"; a trailing "thanks" stays with its request). Never cut where the speaker did not pause: "No tengo…"
+        is not "No." + "tengo…"."""
         m = self.match(s, source, target)
         clauses = [c.strip() for c in _CLAUSE_END.split(s) if c.strip()]
-        if m is None and len(clauses) > 1:  # "我想开户，我的卡丢了": each clause its meaning, when every one matches
+        if len(clauses) > 1:  # "我想开户，我的卡丢了": each clause its meaning, when every one matches
             ms = [self.match(c, source, target) for c in clauses]
-            if all(ms):
+            if all(ms) and (m is None or self._courtesy(ms[0])):
                 return [Segment(c, cm) for c, cm in zip(clauses, ms)]
         return [Segment(s, m)]
 
