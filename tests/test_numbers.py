@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.translation.numbers import check, cjk_numeral, extract, format_number, repair
+from kiosk.translation.numbers import check, cjk_numeral, extract, format_number, repair, write_value
 
 CORPUS = [
     ("两万五千元", "zh", [("amount", "25000")]),
@@ -126,3 +126,53 @@ def test_a_changed_amount_is_always_caught(n, wrong, lang):
     assert not res.ok
     fixed = repair(source, "zh", f"transfer {format_number(str(bad), lang)} yuan", lang)
     assert fixed.repaired is not None and check(source, "zh", fixed.repaired, lang).ok
+
+
+@pytest.mark.parametrize("text,lang,expected", [
+    ("我想存五百美元", "zh", [("amount", "500 USD")]), ("五百块钱", "zh", [("amount", "500 CNY")]),
+    ("人民币500元", "zh", [("amount", "500 CNY")]), ("5万円", "ja", [("amount", "50000 JPY")]),
+    ("¥2,000", "ja", [("amount", "2000 JPY")]), ("¥2,000", "zh", [("amount", "2000 CNY")]),
+    ("300 euros", "en", [("amount", "300 EUR")]), ("$500", "en", [("amount", "500 USD")]),
+    ("five hundred dollars", "en", [("amount", "500 USD")]), ("two point five million yuan", "en", [("amount", "2500000 CNY")]),
+    ("3 mil euros", "es", [("amount", "3000 EUR")]), ("2 Millionen Euro", "de", [("amount", "2000000 EUR")]),
+    ("500달러", "ko", [("amount", "500 USD")]), ("5만 원", "ko", [("amount", "50000 KRW")]),
+    ("500 долларов", "ru", [("amount", "500 USD")]), ("100 HKD", "en", [("amount", "100 HKD")]),
+    ("十分钟", "zh", [("duration", "10 min")]), ("两个小时", "zh", [("duration", "2 h")]),
+    ("一个半小时", "zh", [("duration", "1.5 h")]), ("3 working days", "en", [("duration", "3 wday")]),
+    ("a 3-year deposit", "en", [("duration", "3 year")]), ("une heure", "fr", [("duration", "1 h")]),
+    ("1月5日", "zh", [("date", "01-05")]), ("January 5th", "en", [("date", "01-05")]),
+    ("5 de enero", "es", [("date", "01-05")]), ("5. Januar", "de", [("date", "01-05")]),
+    ("下午两点半", "zh", [("time", "14:30")]), ("um 14 Uhr", "de", [("time", "14:00")]),
+    ("138 1234 5678", "zh", [("digits", "13812345678")]), ("A零二三号", "zh", [("code", "A023")]),
+    # words that hold a numeral but are not numbers
+    ("我想开一个账户", "zh", []), ("我会说一点中文", "zh", []), ("万事达卡", "zh", []), ("十分です", "ja", []),
+    ("I have one question", "en", []), ("等了半天", "zh", []),
+])
+def test_values_with_currency_and_unit(text, lang, expected):
+    assert [(e.kind, e.key) for e in extract(text, lang)] == expected
+
+
+@pytest.mark.parametrize("kind,value,currency,lang,written", [
+    ("amount", "500", "USD", "zh", "500美元"), ("amount", "500", "USD", "en", "500 US dollars"),
+    ("amount", "50000", "JPY", "ja", "50,000円"), ("amount", "25000", "CNY", "de", "25.000 Yuan"),
+    ("amount", "5", "USD", "ru", "5 долларов США"), ("amount", "2", "USD", "ru", "2 доллара США"),
+    ("amount", "300", "", "en", "300"), ("duration", "10 min", "", "de", "10 Minuten"),
+    ("duration", "3 wday", "", "zh", "3个工作日"), ("date", "2026-01-05", "", "en", "5 January 2026"),
+    ("time", "14:30", "", "en", "2:30 pm"), ("time", "14:30", "", "ko", "오후 2시 30분"),
+])
+def test_values_are_written_in_the_listeners_conventions(kind, value, currency, lang, written):
+    out = write_value(kind, value, lang, currency)
+    assert out == written
+    key = f"{value} {currency}" if currency else value
+    assert [(e.kind, e.key) for e in extract(out, lang)] == [(kind, key)]  # and read back the same
+
+
+@pytest.mark.parametrize("source,slang,translation,tlang,fixed", [
+    ("我想存五百美元", "zh", "I want to deposit 500 yuan.", "en", "I want to deposit 500 US dollars."),
+    ("我想存五百美元", "zh", "I want to deposit 500.", "en", "I want to deposit 500 US dollars."),
+    ("I want to withdraw 300 euros", "en", "我想取300日元", "zh", "我想取300欧元"),
+    ("我要取两万五千元", "zh", "I want to withdraw 2,500 yuan", "en", "I want to withdraw 25,000 yuan"),
+])
+def test_currency_and_magnitude_are_repaired(source, slang, translation, tlang, fixed):
+    assert not check(source, slang, translation, tlang).ok
+    assert repair(source, slang, translation, tlang).repaired == fixed

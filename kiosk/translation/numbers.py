@@ -323,7 +323,7 @@ _DURATION_UNITS: list[tuple[str, str]] = [
     (r"分钟|分鐘|分間|minutes?|mins?|minutos?|minuten?|минут[аы]?|دقيقة|دقائق", "min"),
     (r"个小时|個小時|个钟头|小时|小時|钟头|時間|시간|hours?|hrs?|heures?|horas?|stunden?|час(?:а|ов)?|ساعات|ساعة", "h"),
     (r"个星期|個星期|星期|个礼拜|礼拜|周|週間|주일|주|weeks?|semaines?|semanas?|wochen?|недел[иья]|أسابيع|أسبوع", "week"),
-    (r"个月|個月|か月|ヶ月|カ月|ヵ月|개월|달|months?|mois|mes(?:es)?|monate?n?|месяц(?:а|ев)?|أشهر|شهور|شهر", "month"),
+    (r"个月|個月|か月|ヶ月|カ月|ヵ月|개월|달(?!러)|months?|mois|mes(?:es)?|monate?n?|месяц(?:а|ев)?|أشهر|شهور|شهر", "month"),
     (r"年间|年間|年|년|years?|ans?|années?|años?|jahren?|jahre?|год(?:а)?|лет|سنوات|سنة|عام|أعوام", "year"),
     (r"天|日間|日间|일간|일|days?|jours?|días?|dias?|tagen?|tage|дн(?:я|ей)|день|أيام|ايام|يوم", "day"),
 ]
