@@ -176,3 +176,19 @@ def test_values_are_written_in_the_listeners_conventions(kind, value, currency, 
 def test_currency_and_magnitude_are_repaired(source, slang, translation, tlang, fixed):
     assert not check(source, slang, translation, tlang).ok
     assert repair(source, slang, translation, tlang).repaired == fixed
+
+
+@pytest.mark.parametrize("lang", ["zh", "en", "ja", "ko", "ru", "fr", "es", "ar", "de"])
+def test_every_written_amount_duration_date_and_time_reads_back(lang):
+    from kiosk.translation.numbers import CURRENCY_NAMES
+
+    cases = [("amount", v, c) for c in CURRENCY_NAMES[lang] for v in ("1", "2", "5", "25000", "3.5")]
+    cases += [("duration", f"{n} {u}", "") for u in ("min", "h", "day", "wday", "week", "month", "year") for n in ("1", "3")]
+    cases += [("date", "2026-01-05", ""), ("date", "12-31", ""), ("time", "09:05", ""), ("time", "14:30", "")]
+    bad = []
+    for kind, value, cur in cases:
+        out = write_value(kind, value, lang, cur)
+        key = f"{value} {cur}" if cur else value
+        if [(e.kind, e.key) for e in extract(f"« {out} »", lang)] != [(kind, key)]:
+            bad.append((kind, value, cur, out, [(e.kind, e.key) for e in extract(out, lang)]))
+    assert not bad, bad[:10]

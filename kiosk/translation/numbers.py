@@ -69,12 +69,12 @@ CURRENCY_WORDS: dict[str, tuple[str, ...]] = {
     "EUR": ("欧元", "eur", "euros", "euro", "€", "ユーロ", "유로화", "유로", "евро", "يورو"),
     "JPY": ("日元", "日圆", "円", "jpy", "japanese yen", "yen", "yens", "yenes", "エン", "엔화", "엔", "иен", "иены", "иена",
             "йен", "йены", "йена", "ين ياباني", "ين"),
-    "KRW": ("韩元", "韩币", "ウォン", "원화", "원", "krw", "korean won", "won", "wons", "вон", "воны", "вона", "وون"),
+    "KRW": ("韩元", "韩币", "ウォン", "원화", "원", "krw", "korean won", "won", "wons", "wones", "вон", "воны", "вона", "وون"),
     "GBP": ("英镑", "gbp", "£", "pounds sterling", "pound sterling", "british pounds", "pounds", "pound", "sterling",
             "ポンド", "파운드", "фунтов стерлингов", "фунтов", "фунта", "фунт", "livres sterling", "livre sterling",
             "libras esterlinas", "libras", "libra", "pfund", "جنيه إسترليني", "جنيه استرليني", "جنيه"),
     "HKD": ("港币", "港元", "hkd", "hk$", "hong kong dollars", "hong kong dollar", "hk dollars", "香港ドル", "홍콩 달러",
-            "гонконгских долларов", "dollars de hong kong", "dólares de hong kong", "hongkong-dollar",
+            "гонконгских долларов", "гонконгских доллара", "гонконгский доллар", "dollars de hong kong", "dólares de hong kong", "hongkong-dollar",
             "دولار هونغ كونغ"),
     "RUB": ("卢布", "rub", "roubles", "rouble", "rubles", "ruble", "ルーブル", "루블", "рублей", "рубля", "рубль", "₽",
             "rublos", "rublo", "rubel", "روبل"),
@@ -318,14 +318,15 @@ _L = r"(?![a-zà-ÿœæа-яё\u0620-\u064a])"  # end of a word (no more letters
 
 # duration units → normalised unit; "wday" = working days (reported as "day", written as working days)
 _DURATION_UNITS: list[tuple[str, str]] = [
-    (r"个工作日|個工作日|工作日|営業日|영업일|working days?|business days?|jours? ouvr(?:és|ables)|días? hábiles|"
-     r"días? laborables|werktagen?|arbeitstagen?|рабочих дн(?:я|ей)|рабочий день|أيام عمل|يوم عمل", "wday"),
+    (r"个工作日|個工作日|工作日|営業日|영업일|working days?|business days?|jours? ouvr(?:és?|ables?)|días? hábil(?:es)?|"
+     r"días? laborables?|werktag(?:en?)?|arbeitstag(?:en?)?|рабочих дн(?:я|ей)|рабочий день|рабочих дня|"
+     r"أيام عمل|يوم عمل", "wday"),
     (r"分钟|分鐘|分間|minutes?|mins?|minutos?|minuten?|минут[аы]?|دقيقة|دقائق", "min"),
     (r"个小时|個小時|个钟头|小时|小時|钟头|時間|시간|hours?|hrs?|heures?|horas?|stunden?|час(?:а|ов)?|ساعات|ساعة", "h"),
     (r"个星期|個星期|星期|个礼拜|礼拜|周|週間|주일|주|weeks?|semaines?|semanas?|wochen?|недел[иья]|أسابيع|أسبوع", "week"),
     (r"个月|個月|か月|ヶ月|カ月|ヵ月|개월|달(?!러)|months?|mois|mes(?:es)?|monate?n?|месяц(?:а|ев)?|أشهر|شهور|شهر", "month"),
     (r"年间|年間|年|년|years?|ans?|années?|años?|jahren?|jahre?|год(?:а)?|лет|سنوات|سنة|عام|أعوام", "year"),
-    (r"天|日間|日间|일간|일|days?|jours?|días?|dias?|tagen?|tage|дн(?:я|ей)|день|أيام|ايام|يوم", "day"),
+    (r"天|日間|日间|일간|일|days?|jours?|días?|dias?|tag(?:en?)?|дн(?:я|ей)|день|أيام|ايام|يوم", "day"),
 ]
 _ONE = {"a", "an", "one", "un", "une", "ein", "eine", "einen", "einem", "uno", "una", "один", "одну", "одна", "одного"}
 _DURATION_RE = "|".join(f"(?P<u{i}>{p})" for i, (p, _) in enumerate(_DURATION_UNITS))
@@ -342,7 +343,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("date", re.compile(r"(?<![\w])(?P<mon>" + _MONTH_WORD + r")\.?\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?(?!\d)(?![^\W\d_]{3})", re.I)),
     ("date", re.compile(r"(?<![\d.,])(?P<d>[0-3]?\d)(?:st|nd|rd|th|er|\.)?\s+(?:of\s+|de\s+)?(?P<mon>" + _MONTH_WORD + r")(?![^\W\d_])", re.I)),
     ("time", re.compile(r"(?P<pm1>下午|晚上|午後|오후)?\s*(?<![\d:])(?P<h>[01]?\d|2[0-3]):(?P<mi>[0-5]\d)(?![\d:])(?:\s*(?P<pm2>[pP]\.?[mM]\.?|[aA]\.?[mM]\.?))?(?:\s*[uU]hr)?")),
-    ("time", re.compile(r"(?P<pm1>上午|早上|下午|晚上|午前|午後|오전|오후)?\s*(?P<h>[01]?\d|2[0-3]|[一二三四五六七八九十两兩]{1,3})\s*[点點時时시](?!钟|鐘|間|间)\s*(?:(?P<mi>[0-5]?\d|[一二三四五六七八九十]{1,3})\s*[分분]|(?P<half>半)|(?P<quarter>一刻))?(?![\d" + _CJK_NUM_CHARS + "])")),
+    ("time", re.compile(r"(?P<pm1>上午|早上|下午|晚上|午前|午後|오전|오후)?\s*(?P<h>[01]?\d|2[0-3]|[一二三四五六七八九十两兩]{1,3})\s*[点點時时시](?!钟|鐘|間|间|간)\s*(?:(?P<mi>[0-5]?\d|[一二三四五六七八九十]{1,3})\s*[分분]|(?P<half>半)|(?P<quarter>一刻))?(?![\d" + _CJK_NUM_CHARS + "])")),
     ("time", re.compile(r"\b(?P<h>1[0-2]|0?[1-9])\s*(?P<pm2>[pP]\.?[mM]\.?|[aA]\.?[mM]\.?)")),
     ("time", re.compile(r"(?<![\d.,])(?P<h>[01]?\d|2[0-3])h(?P<mi>[0-5]\d)(?!\d)|(?<![\d.,])(?P<h2>[01]?\d|2[0-3])\s*[uU]hr\b")),
     ("time", re.compile(r"(?i:a las)\s+(?P<h>[01]?\d|2[0-3])(?!\d)")),
@@ -576,7 +577,7 @@ def write_amount(value: str, currency: str, lang: str) -> str:
 
 _UNIT_NAMES: dict[str, dict[str, str | tuple[str, str, str]]] = {
     "zh": {"min": "分钟", "h": "小时", "day": "天", "wday": "个工作日", "week": "周", "month": "个月", "year": "年"},
-    "ja": {"min": "分", "h": "時間", "day": "日", "wday": "営業日", "week": "週間", "month": "か月", "year": "年"},
+    "ja": {"min": "分", "h": "時間", "day": "日間", "wday": "営業日", "week": "週間", "month": "か月", "year": "年"},
     "ko": {"min": "분", "h": "시간", "day": "일", "wday": "영업일", "week": "주", "month": "개월", "year": "년"},
     "en": {"min": "minutes", "h": "hours", "day": "days", "wday": "working days", "week": "weeks", "month": "months",
            "year": "years"},
