@@ -400,22 +400,23 @@ class TranslationMemory:
                 return [Segment(c, cm) for c, cm in zip(clauses, ms)]
         return [Segment(s, m)]
 
-    def closest(self, text: str, lang: str, n: int = 3, *, speaker: str | None = None, floor: float = 45.0,
+    def closest(self, text: str, lang: str, n: int = 3, *, speaker: str | None = None, floor: float = 40.0,
                 exclude: tuple[str, ...] = ()) -> list[tuple[str, float]]:
-        """The `n` intents whose phrasings look most like `text`, whatever their features (suggestions for the
-        teller when nothing matched — never sent without the teller choosing one)."""
-        from rapidfuzz import process
-
+        """The `n` intents whose phrasings look most like `text` — similar words, and the same objects and actions
+        count extra — whatever their other features: suggestions for the teller when nothing matched, never sent
+        without the teller choosing one."""
         pats = [p for p in self.patterns(lang) if p.intent not in exclude and (
             speaker is None or self.table.intents[p.intent].speaker in (speaker, "either"))]
         if not pats or not text.strip():
             return []
         r, _ = self.read(text, lang)
-        scorer = (lambda a, b, **_: _similarity(a, b, lang))
+        objs, acts = r.features.get("object"), r.features.get("action")
         best: dict[str, float] = {}
-        for _key, score, i in process.extract(r.key, [p.reading.key for p in pats], scorer=scorer, limit=n * 8,
-                                              score_cutoff=floor):
-            best[pats[i].intent] = max(best.get(pats[i].intent, 0.0), score)
+        for p in pats:
+            score = _similarity(r.key, p.reading.key, lang) + 15 * len(objs & p.features.get("object")) \
+                + 10 * len(acts & p.features.get("action"))
+            if score >= floor and score > best.get(p.intent, 0.0):
+                best[p.intent] = score
         return sorted(best.items(), key=lambda x: -x[1])[:n]
 
     def intent(self, iid: str) -> Intent | None:
