@@ -101,3 +101,13 @@ def test_a_changed_table_clears_the_cache():
     table.phrasings["en"]["thank-you"] = type(table.phrasings["en"]["thank-you"])("Thanks a lot.")
     assert holder.replace(TranslationMemory(table)) == []
     assert r.translate(TranslationRequest("谢谢", "zh", "en")).text == "Thanks a lot."
+
+
+def test_a_prefix_is_translated_only_up_to_its_last_finished_sentence():
+    """While someone still speaks, the end of a sentence may turn it around (…たくないです, …吗): the memory
+    translates only the sentences already ended."""
+    r = router()
+    assert r.translate(TranslationRequest("开户收手续费", "zh", "en", prefix=True)).text is None
+    out = r.translate(TranslationRequest("我想开户。开户收手续费", "zh", "en", prefix=True))
+    assert out.text == "I would like to open an account."
+    assert r.translate(TranslationRequest("开户收手续费吗？", "zh", "en", prefix=True)).intents == ("fee-open-account-question",)

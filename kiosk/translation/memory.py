@@ -169,6 +169,14 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
 
+def finished_sentences(text: str) -> str:
+    """The sentences of a growing utterance that have already ended (。？！ . ? !), without the one still going on."""
+    parts = sentences(text)
+    if parts and not re.search(r"[。！？!?؟.]\s*$", parts[-1]):
+        parts = parts[:-1]
+    return " ".join(parts)
+
+
 def join_sentences(parts: list[str], lang: str) -> str:
     return ("" if lang in ("zh", "ja", "yue") else " ").join(parts)
 

@@ -31,7 +31,7 @@ from ..core.events import TranslationPath
 from .glossary import Glossary
 from ..speech.guards import repetition_loop
 from .nmt import NmtModel, NmtRegistry
-from .memory import MemoryHolder, TranslationMemory, join_sentences
+from .memory import MemoryHolder, TranslationMemory, finished_sentences, join_sentences
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class TranslationRequest:
     target: str
     audio: np.ndarray | None = None  # the utterance, for speech-translation paths
     speaker: str = ""  # teller | customer: a teller whose words match nothing gets suggestions
+    prefix: bool = False  # the committed words of an utterance still being spoken (its end may change its meaning)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,12 @@ class PhraseMemoryTranslator(Translator):
         return self.memory.supports(source, target)
 
     def translate(self, req: TranslationRequest) -> Answer | None:
-        turn = self.memory.translate_turn(req.text, req.source, req.target)
+        text = req.text
+        if req.prefix:  # only the sentences already ended: "口座を開き…" may still end in "…たくないです"
+            text = finished_sentences(text)
+            if not text:
+                return None
+        turn = self.memory.translate_turn(text, req.source, req.target)
         if not turn.any or (not self.partial and not turn.complete):
             return None
         done = [s for s in turn.segments if s.match is not None]
@@ -205,7 +211,7 @@ class TranslationRouter:
                  cache_size: int = 256) -> None:
         self.translators = list(translators)
         self.glossary = glossary
-        self._cache: OrderedDict[tuple[str, str, str, str], TranslationOutcome] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, str, str, bool], TranslationOutcome] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -226,7 +232,7 @@ class TranslationRouter:
         t0 = time.perf_counter()
         if req.source == req.target:
             return TranslationOutcome(req.text, TranslationPath.SAME_LANGUAGE)
-        key = (req.source, req.target, req.text, req.speaker)
+        key = (req.source, req.target, req.text, req.speaker, req.prefix)
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None:

@@ -160,7 +160,8 @@ class TranslationStage:
             target = self.conversation.language(job.side.other)  # read now: the conversation may have moved on
             if target == job.language and job.partial:
                 continue
-            req = TranslationRequest(job.text, job.language, target, job.audio, speaker=str(job.side))
+            req = TranslationRequest(job.text, job.language, target, job.audio, speaker=str(job.side),
+                                     prefix=job.partial and not job.speculative)
             self.busy = True
             try:
                 out = await self._run(lambda r=req: self.router.translate(r))
