@@ -278,6 +278,9 @@ fleet_store = "{tmp_path}/applied.json"
             await wait_for(lambda e: isinstance(e, Notice) and "version 3 applied" in e.text)
             assert kiosk.memory.memory.render("thank-you", "en") == "Thanks from the fleet."
             assert (tmp_path / "applied.json").exists()
+            os.kill(os.getpid(), signal.SIGHUP)  # the fleet's table wins over the local file from now on
+            await wait_for(lambda e: isinstance(e, Notice) and "version 3 is in use" in e.text)
+            assert kiosk.memory.memory.render("thank-you", "en") == "Thanks from the fleet."
         finally:
             kiosk.request_stop()
             await asyncio.wait_for(run, 60)

@@ -185,7 +185,12 @@ class TableService:
         self.bus.publish(Notice(key="translation-table", text=text, side=Side.TELLER))
 
     async def reload(self) -> bool:
-        """Read the bank's table file again (SIGHUP, or it changed); the old table stays when the new one is bad."""
+        """Read the bank's table file again (SIGHUP, or it changed); the old table stays when the new one is bad.
+        Once the fleet's signed table is in use it wins: the local file is not read over it."""
+        if self.fleet is not None and self.fleet.version:
+            self._notice(f"translation table: the fleet's version {self.fleet.version} is in use, the local file "
+                         f"is not reloaded")
+            return False
         problems = await asyncio.to_thread(self.holder.reload)
         if problems:
             log.warning("translation table not reloaded: %s", "; ".join(problems[:5]))
