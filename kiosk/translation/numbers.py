@@ -199,9 +199,59 @@ def spelled_to_digits(text: str, lang: str) -> str:
     return re.sub(r"(?<![\d.,])(\d+(?:[.,]\d+)?) (1000|1000000|1000000000)(?![\d.,])", join, out)
 
 
+_KO_SINO = {"일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "육": 6, "칠": 7, "팔": 8, "구": 9}
+_KO_NATIVE = {"한": 1, "두": 2, "세": 3, "네": 4, "다섯": 5, "여섯": 6, "일곱": 7, "여덟": 8, "아홉": 9, "열": 10}
+_KO_COUNTER = r"(?=\s?(?:원|달러|위안|엔|유로|파운드|명|개|장|분|시간|일|주|개월|년|번|층|퍼센트|프로|살))"
+_KO_SINO_RUN = re.compile(r"(?<![가-힣\d.,])([일이삼사오육칠팔구십백천만억]*[십백천만억][일이삼사오육칠팔구십백천만억]*)" + _KO_COUNTER)
+_KO_NATIVE_RUN = re.compile(r"(?<![가-힣])(다섯|여섯|일곱|여덟|아홉|한|두|세|네|열)(?=\s(?:시간|장|명|개|번|달|살|분))")
+_RU_UNITS = {"ноль": 0, "один": 1, "одна": 1, "одну": 1, "одно": 1, "два": 2, "две": 2, "три": 3, "четыре": 4,
+             "пять": 5, "шесть": 6, "семь": 7, "восемь": 8, "девять": 9, "десять": 10, "одиннадцать": 11,
+             "двенадцать": 12, "тринадцать": 13, "четырнадцать": 14, "пятнадцать": 15, "шестнадцать": 16,
+             "семнадцать": 17, "восемнадцать": 18, "девятнадцать": 19, "двадцать": 20, "тридцать": 30, "сорок": 40,
+             "пятьдесят": 50, "шестьдесят": 60, "семьдесят": 70, "восемьдесят": 80, "девяносто": 90, "сто": 100,
+             "двести": 200, "триста": 300, "четыреста": 400, "пятьсот": 500, "шестьсот": 600, "семьсот": 700,
+             "восемьсот": 800, "девятьсот": 900}
+_RU_BIG = {"тысяча": 1000, "тысячи": 1000, "тысяч": 1000, "тысячу": 1000, "миллион": 10**6, "миллиона": 10**6,
+           "миллионов": 10**6}
+_RU_RUN = re.compile(r"(?<![\w])((?:" + "|".join(sorted(list(_RU_UNITS) + list(_RU_BIG), key=len, reverse=True))
+                     + r")(?:\s+(?:" + "|".join(sorted(list(_RU_UNITS) + list(_RU_BIG), key=len, reverse=True))
+                     + r"))*)(?![\w])", re.I)
+
+
+def _korean_words(text: str) -> str:
+    """오만 원 → 50000 원, 삼십 분 → 30 분, 두 시간 → 2 시간 (Sino-Korean numerals with a unit; native ones)."""
+    def sino(m: re.Match[str]) -> str:
+        d = korean_numeral("".join(str(_KO_SINO[c]) if c in _KO_SINO else c for c in m.group(1)))
+        return _fmt(d) if d else m.group()
+
+    text = _KO_SINO_RUN.sub(sino, text)
+    return _KO_NATIVE_RUN.sub(lambda m: str(_KO_NATIVE[m.group(1)]), text)
+
+
+def _russian_words(text: str) -> str:
+    """пятьсот долларов → 500 долларов, две тысячи → 2000 ("один"/"одну" alone stays a word)."""
+    def conv(m: re.Match[str]) -> str:
+        total, group = 0, 0
+        for w in m.group(1).lower().split():
+            if w in _RU_BIG:
+                total += (group or 1) * _RU_BIG[w]
+                group = 0
+            else:
+                group += _RU_UNITS[w]
+        value = total + group
+        return m.group() if value < 2 else str(value)
+
+    return _RU_RUN.sub(conv, text)
+
+
 def prepare(text: str, lang: str) -> str:
     """The text every extraction position refers to: digits normalised, spelled numbers as digits."""
-    return spelled_to_digits(normalise_digits(text), lang)
+    text = normalise_digits(text)
+    if lang == "ko":
+        return _korean_words(text)
+    if lang == "ru":
+        return _russian_words(text)
+    return spelled_to_digits(text, lang)
 
 
 def _dec(s: str) -> Decimal:
