@@ -25,11 +25,13 @@ from .core.events import (
     TicketIssued,
     Event,
     FinalTranscript,
+    ModelLoaded,
     SourceFinished,
     SpeechEnded,
     SpeechStarted,
     Translation,
 )
+from . import __version__
 from .core.privacy import mask_text
 from .screen.scene import SceneState
 
@@ -64,6 +66,9 @@ def format_event(ev: Event, t0: float) -> str | None:
         return f"{t} {'notice':<8} {ev.side}: {ev.text}"
     if isinstance(ev, SourceFinished):
         return f"{t} {ev.side:<8} audio source finished"
+    if isinstance(ev, ModelLoaded):
+        return f"{t} {'models':<8} {ev.model} ready in {ev.load_s:.2f}s" + (
+            f" (warm-up {ev.warmup_s:.2f}s)" if ev.warmup_s else "")
     return None
 
 
@@ -99,6 +104,11 @@ class KioskApp:
 
         self.live = LiveState()  # what diagnostics read in a running kiosk
         self.bus.listen(self.live.on_event, Order.OBSERVER)
+        from .branch.metrics import Metrics, volumes_from_config
+
+        self.metrics = Metrics(volumes=volumes_from_config(cfg), version=__version__)  # fleet telemetry
+        self.bus.listen(self.metrics.on_event, Order.OBSERVER)
+        self._metrics_server = None
         # tests and benches read the whole event stream; a kiosk in service keeps no history of what was said
         self.events: list[Event] = []
         self.record_events = record_events
@@ -124,8 +134,43 @@ class KioskApp:
             first, lambda: load_configured(self.cfg, model_dir=first.model_dir,
                                            plan=ComputePlan("cpu", "int8", first.plan.threads)),
             on_fallback=self._gpu_fallback)
-        engine.warmup()
+        self._asr_warmup_s = engine.warmup()
         return engine
+
+    def _serve_metrics(self, loop) -> None:
+        """Fleet telemetry: the bus feeds the metrics; a scrape snapshots the live parts on this loop."""
+        self.metrics.watch(self.live.snapshot, loop)
+        port = self.cfg.telemetry.metrics_port
+        if port:
+            try:
+                self._metrics_server = self.metrics.serve(port)
+            except OSError as e:  # the port is taken: the kiosk still serves its customers
+                from .core.errors import ErrorCode
+
+                self.bus.publish(ErrorEvent(stage="telemetry", code=ErrorCode.TELEMETRY_FAILED,
+                                            message=f"telemetry.metrics_port: cannot serve on 127.0.0.1:{port}: {e}"))
+
+    def _stop_metrics(self) -> None:
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server = None
+
+    def _broker_state(self, up: bool | None) -> None:
+        """The staff broker link as a device (metrics, the teller's notices, diagnostics); None = connecting.
+        Called from the MQTT client's thread; the link closing at shutdown is no fault."""
+        from .branch.metrics import BROKER
+        from .core.events import DeviceStatus
+
+        if up is None:
+            self.bus.publish(DeviceState(device=BROKER, status=DeviceStatus.CONNECTING))
+            return
+        if not up and self._stop.is_set():
+            return
+        status, detail = (DeviceStatus.OK, "") if up else (DeviceStatus.DISCONNECTED, "staff messages wait in the outbox")
+        try:
+            self.bus.publish_threadsafe(DeviceState(device=BROKER, status=status, detail=detail))
+        except RuntimeError:  # the loop has closed (shutting down)
+            pass
 
     def _gpu_fallback(self, why: str) -> None:  # called from a worker thread
         from .core.errors import ErrorCode
@@ -164,6 +209,7 @@ class KioskApp:
         loop = asyncio.get_running_loop()
         self.bus.bind(loop)
         self.bus.listen(self._on_event, Order.OBSERVER)
+        self._serve_metrics(loop)
         stop = asyncio.Event()
         self._loop, self._stop = loop, stop
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -185,25 +231,25 @@ class KioskApp:
 
         transcriber = None
         try:
+            t_load, self._asr_warmup_s = time.perf_counter(), 0.0
             transcriber = await asyncio.to_thread(self._load_transcriber)
+            load_s = time.perf_counter() - t_load - self._asr_warmup_s
+            self.bus.publish(ModelLoaded(model=self.cfg.asr.model, kind="asr", load_s=load_s,
+                                         warmup_s=self._asr_warmup_s))
         except KioskError as e:
             self.bus.publish(ErrorEvent(stage="models", code=e.code, message=str(e)))
             if self.exit_when_done:
                 display.draw()
                 self._maybe_screenshot(display)
                 display.close()
+                self._stop_metrics()
                 return 2
 
         from .branch.devices import DeviceHub
-        from .branch.metrics import Metrics
         from .branch.service import BranchService
         from .branch.staff import StaffNotifier, topic_prefix
         from .branch.tickets import TicketStore, businesses_from_config
 
-        self.metrics = Metrics()
-        self.bus.listen(self.metrics.on_event, Order.OBSERVER)
-        if self.cfg.telemetry.metrics_port:
-            self._metrics_server = self.metrics.serve(self.cfg.telemetry.metrics_port)
         hub = self.hub = DeviceHub(self.cfg, self.bus)
         hub.start()
         store = TicketStore(self.cfg.queue.database.expanduser(), businesses_from_config(self.cfg),
@@ -211,15 +257,17 @@ class KioskApp:
         store.purge(self.cfg.queue.retention_days)
         notifier = self.notifier = None
         if self.cfg.staff.mqtt_host:
+            self._broker_state(None)
             notifier = self.notifier = StaffNotifier(store, self.cfg.staff.mqtt_host, self.cfg.staff.mqtt_port,
-                                                     topic_prefix(self.cfg), heartbeat_s=self.cfg.staff.heartbeat_s).start()
+                                                     topic_prefix(self.cfg), heartbeat_s=self.cfg.staff.heartbeat_s,
+                                                     on_state=self._broker_state).start()
         self.branch = BranchService(self.cfg, self.bus, store, hub=hub, notifier=notifier,
                                     conversation=self.conversation)
         from .service.mode import ServiceMode
 
         from .service.control import ControlServer
 
-        self.live.hub, self.live.notifier = hub, notifier
+        self.live.hub, self.live.notifier, self.live.store, self.live.display = hub, notifier, store, display
         self.service_mode = ServiceMode(self.loaded, self.bus, live=self.live)
         control = ControlServer(self.cfg.diagnostics.resolved_control_socket(), self.loaded, self.live)
         await control.start()
@@ -232,6 +280,8 @@ class KioskApp:
 
         registry, nmt_errors = await asyncio.to_thread(self._load_nmt)
         self.live.nmt_registry = registry
+        for m in registry.models:
+            self.bus.publish(ModelLoaded(model=m.info.name, kind="mt", load_s=m.load_s))
         for e in nmt_errors:
             self.bus.publish(ErrorEvent(stage="mt", code=e.code, message=str(e)))
         tasks: list[asyncio.Task] = []
@@ -285,7 +335,9 @@ class KioskApp:
         await asyncio.to_thread(hub.stop)
         if notifier is not None:
             await asyncio.to_thread(notifier.stop)
+        self.live.store = None
         store.close()
+        await asyncio.to_thread(self._stop_metrics)
         await asyncio.sleep(0)  # deliver the devices' last state events
         display.draw()
         self._maybe_screenshot(display)

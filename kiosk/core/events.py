@@ -30,6 +30,7 @@ class EventType(StrEnum):
     NOTICE = "notice"
     UTTERANCE_DROPPED = "utterance-dropped"
     SERVICE_VIEW = "service-view"
+    MODEL_LOADED = "model-loaded"
 
 
 class TranslationPath(StrEnum):
@@ -74,6 +75,9 @@ class SpeechEnded(Event):
     audio_t: float
     duration_s: float
     reason: str  # silence | max-length | end-of-stream
+    # seconds of audio since the last voiced frame when the end was declared (the end-of-speech silence waited):
+    # `t - trailing_silence_s` is when the last word was heard (live microphones: audio seconds = wall seconds)
+    trailing_silence_s: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,6 +197,17 @@ class ErrorEvent(Event):
     code: ErrorCode
     message: str
     side: Side | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelLoaded(Event):
+    """A model is ready to serve: how long its files' check and load took, and its warm-up (0 when none ran)."""
+
+    type: ClassVar[EventType] = EventType.MODEL_LOADED
+    model: str  # the model's name in the config (whisper-base, opus-mt-zh-en…)
+    kind: str  # asr | mt
+    load_s: float
+    warmup_s: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)

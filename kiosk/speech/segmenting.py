@@ -118,7 +118,8 @@ class Segmenting:
         first = max(track.start, last - len(ev.audio) // FRAME)
         ratio = track.speech_ratio(first, last, self.cfg.vad.threshold)
         duration = len(ev.audio) / SAMPLE_RATE
-        self.bus.publish(SpeechEnded(side=side, utterance_id=uid, audio_t=ev.t, duration_s=duration, reason=ev.reason))
+        self.bus.publish(SpeechEnded(side=side, utterance_id=uid, audio_t=ev.t, duration_s=duration, reason=ev.reason,
+                                     trailing_silence_s=ev.trailing_silence_s))
         self.sink.ended(Utterance(side, uid, ev.audio, time.monotonic(), first, last, ratio))
 
     def _maybe_partial(self) -> None:
