@@ -15,8 +15,9 @@ from typing import TextIO
 
 from .core.bus import EventBus, Order
 from .core.config import KioskConfig, Side
-from .core.errors import KioskError
+from .core.errors import ErrorCode, KioskError
 from .core.events import (
+    AudioInput,
     CardRead,
     DeviceState,
     ErrorEvent,
@@ -25,6 +26,7 @@ from .core.events import (
     TicketIssued,
     Event,
     FinalTranscript,
+    Lifecycle,
     ModelLoaded,
     SourceFinished,
     SpeechEnded,
@@ -66,10 +68,27 @@ def format_event(ev: Event, t0: float) -> str | None:
         return f"{t} {'notice':<8} {ev.side}: {ev.text}"
     if isinstance(ev, SourceFinished):
         return f"{t} {ev.side:<8} audio source finished"
+    if isinstance(ev, AudioInput):
+        return f"{t} {ev.side:<8} microphone {ev.status}" + (f" ({ev.detail})" if ev.detail else "")
+    if isinstance(ev, Lifecycle):
+        return f"{t} {'kiosk':<8} {ev.phase}" + (f" ({ev.detail})" if ev.detail else "")
     if isinstance(ev, ModelLoaded):
         return f"{t} {'models':<8} {ev.model} ready in {ev.load_s:.2f}s" + (
             f" (warm-up {ev.warmup_s:.2f}s)" if ev.warmup_s else "")
     return None
+
+
+EXIT_CLOSED = 3  # the window was closed or Esc pressed: non-zero, so the service manager restarts the kiosk
+
+
+def gpu_reason(e: BaseException) -> str:
+    """A short, bounded description of a GPU failure for the screen (no paths, no payload)."""
+    msg = str(e).lower()
+    for needle, what in (("out of memory", "out of memory"), ("cublas", "cuBLAS missing"), ("cudnn", "cuDNN missing"),
+                         ("cuda driver", "driver"), ("cuda", "CUDA error")):
+        if needle in msg:
+            return what
+    return type(e).__name__
 
 
 class KioskApp:
@@ -85,6 +104,7 @@ class KioskApp:
         script: list[tuple[float, Callable[[], None]]] = (),
         loaded=None,
         record_events: bool = False,
+        exit_when_ready: bool = False,
     ) -> None:
         from .core.config import LoadedConfig
         from .core.conversation import Conversation
@@ -112,6 +132,7 @@ class KioskApp:
         # tests and benches read the whole event stream; a kiosk in service keeps no history of what was said
         self.events: list[Event] = []
         self.record_events = record_events
+        self.exit_when_ready = exit_when_ready  # `kiosk bench` measures cold start with a kiosk that stops here
         self.screenshots: list[Path] = []
         self._transcriber_factory = transcriber_factory
         self._t0 = time.monotonic()
@@ -124,18 +145,41 @@ class KioskApp:
 
     # ---- construction of the heavy parts -------------------------------------------------------------------
     def _load_transcriber(self):
+        """The configured recogniser, warmed up. A CUDA failure while loading or warming (out of memory, a missing
+        cuBLAS/cuDNN) retries on the CPU with a notice instead of failing the start (no crash loop)."""
         if self._transcriber_factory is not None:
             return self._transcriber_factory()
-        from .core.compute import ComputePlan
+        from .core.compute import ComputePlan, plan_for
         from .speech.asr import FallbackTranscriber, load_configured
 
-        first = load_configured(self.cfg)
-        engine = FallbackTranscriber(
-            first, lambda: load_configured(self.cfg, model_dir=first.model_dir,
-                                           plan=ComputePlan("cpu", "int8", first.plan.threads)),
-            on_fallback=self._gpu_fallback)
-        self._asr_warmup_s = engine.warmup()
-        return engine
+        a = self.cfg.asr
+        plan = plan_for(a.device, a.compute_type, a.threads)
+        cpu = ComputePlan("cpu", "int8", plan.threads)
+
+        def on_cpu(model_dir=None):
+            return load_configured(self.cfg, model_dir=model_dir, plan=cpu)
+
+        try:
+            first = load_configured(self.cfg, plan=plan)
+            engine = FallbackTranscriber(first, lambda: on_cpu(first.model_dir), on_fallback=self._gpu_fallback)
+            self._asr_warmup_s = engine.warmup()
+            return engine
+        except (RuntimeError, OSError) as e:
+            if plan.device != "cuda":
+                raise
+            log.error("recogniser failed on the GPU while starting (%s): retrying on the CPU", type(e).__name__)
+            self._gpu_fallback(f"GPU failed while loading the recogniser ({gpu_reason(e)}): running on the CPU (slower)")
+            engine = FallbackTranscriber(on_cpu(), on_cpu)
+            engine.fell_back = True
+            self._asr_warmup_s = engine.warmup()
+            return engine
+
+    def _load_transcriber_timed(self):
+        """The recogniser, and its load time (files checked, loaded; warm-up apart) for the ModelLoaded event."""
+        t0, self._asr_warmup_s = time.perf_counter(), 0.0
+        engine = self._load_transcriber()
+        return engine, ModelLoaded(model=self.cfg.asr.model, kind="asr", warmup_s=self._asr_warmup_s,
+                                   load_s=time.perf_counter() - t0 - self._asr_warmup_s)
 
     def _serve_metrics(self, loop) -> None:
         """Fleet telemetry: the bus feeds the metrics; a scrape snapshots the live parts on this loop."""
@@ -145,8 +189,6 @@ class KioskApp:
             try:
                 self._metrics_server = self.metrics.serve(port)
             except OSError as e:  # the port is taken: the kiosk still serves its customers
-                from .core.errors import ErrorCode
-
                 self.bus.publish(ErrorEvent(stage="telemetry", code=ErrorCode.TELEMETRY_FAILED,
                                             message=f"telemetry.metrics_port: cannot serve on 127.0.0.1:{port}: {e}"))
 
@@ -173,15 +215,23 @@ class KioskApp:
             pass
 
     def _gpu_fallback(self, why: str) -> None:  # called from a worker thread
-        from .core.errors import ErrorCode
-
         self.bus.publish_threadsafe(ErrorEvent(stage="compute", code=ErrorCode.GPU_FALLBACK, message=why))
 
     def _load_nmt(self):
-        """The provisioned NMT models; a broken one is reported, its pairs fall back to other paths."""
+        """The provisioned NMT models; a broken one is reported, its pairs fall back to other paths. A CUDA failure
+        while loading retries every model on the CPU with a notice."""
         from .translation.nmt import load_configured
 
-        return load_configured(self.cfg)
+        try:
+            return load_configured(self.cfg)
+        except (RuntimeError, OSError) as e:
+            from .core.compute import plan_for
+
+            t = self.cfg.translation
+            if plan_for(t.device, t.compute_type, t.threads).device != "cuda":
+                raise
+            self._gpu_fallback(f"GPU failed while loading translation models ({gpu_reason(e)}): running on the CPU")
+            return load_configured(self.cfg, device="cpu")
 
     # ---- event handling ------------------------------------------------------------------------------------
     def _on_event(self, ev: Event) -> None:
@@ -201,10 +251,11 @@ class KioskApp:
 
     # ---- run -----------------------------------------------------------------------------------------------
     async def run(self) -> int:
+        """Start order: the glass and its watchdog first; the models load in worker threads while the devices, the
+        ticket store and the staff link come up; then the speech path. Exit 0 when stopped (signal, end of a
+        demo), EXIT_CLOSED when the window was closed, 2 when a demo could not start recognition."""
+        from .core.sdnotify import process_age_s
         from .screen.display import Display, Renderer
-        from .speech.audio import open_source
-        from .speech.path import SpeechPath
-        from .speech.vad import SileroScorer
 
         loop = asyncio.get_running_loop()
         self.bus.bind(loop)
@@ -212,101 +263,56 @@ class KioskApp:
         self._serve_metrics(loop)
         stop = asyncio.Event()
         self._loop, self._stop = loop, stop
+        self._first_frame = asyncio.Event()
+        self._closed = False
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):
                 pass
 
-        renderer = Renderer(self.cfg.display, self.cfg.privacy)
-        display = Display(renderer, self.scene, fps=self.cfg.display.fps, fullscreen=self.cfg.display.fullscreen)
+        display = Display(Renderer(self.cfg.display, self.cfg.privacy), self.scene, fps=self.cfg.display.fps,
+                          fullscreen=self.cfg.display.fullscreen)
         display.open()
-        display.draw()
-        self.first_frame_s = time.monotonic() - self._t0  # cold start to the attract screen
-        from .core.sdnotify import notify
-
-        notify("READY=1")
+        self.live.display = display
+        # the render loop tells systemd READY=1 after its first frame and feeds the watchdog from then on, while
+        # the models load; the attract screen says the kiosk is starting
+        self.bus.publish(Lifecycle(phase="starting"))
+        render = asyncio.create_task(self._render_loop(display, stop))
+        await self._first_frame.wait()
+        self.first_frame_s = time.monotonic() - self._t0  # start of run() to the attract screen
+        self.cold_start = {"attract_s": process_age_s()}  # from process start: interpreter and imports included
         if self.screenshot_dir is not None:
             self.screenshots.append(display.save(self.screenshot_dir / "000-attract.png"))
+        loading = asyncio.create_task(asyncio.to_thread(self._load_transcriber_timed))
+        loading_nmt = asyncio.create_task(asyncio.to_thread(self._load_nmt))
 
+        parts = await self._start_branch()
         transcriber = None
         try:
-            t_load, self._asr_warmup_s = time.perf_counter(), 0.0
-            transcriber = await asyncio.to_thread(self._load_transcriber)
-            load_s = time.perf_counter() - t_load - self._asr_warmup_s
-            self.bus.publish(ModelLoaded(model=self.cfg.asr.model, kind="asr", load_s=load_s,
-                                         warmup_s=self._asr_warmup_s))
-        except KioskError as e:
-            self.bus.publish(ErrorEvent(stage="models", code=e.code, message=str(e)))
-            if self.exit_when_done:
-                display.draw()
-                self._maybe_screenshot(display)
-                display.close()
-                self._stop_metrics()
-                return 2
-
-        from .branch.devices import DeviceHub
-        from .branch.service import BranchService
-        from .branch.staff import StaffNotifier, topic_prefix
-        from .branch.tickets import TicketStore, businesses_from_config
-
-        hub = self.hub = DeviceHub(self.cfg, self.bus)
-        hub.start()
-        store = TicketStore(self.cfg.queue.database.expanduser(), businesses_from_config(self.cfg),
-                            topic_prefix=topic_prefix(self.cfg))
-        store.purge(self.cfg.queue.retention_days)
-        notifier = self.notifier = None
-        if self.cfg.staff.mqtt_host:
-            self._broker_state(None)
-            notifier = self.notifier = StaffNotifier(store, self.cfg.staff.mqtt_host, self.cfg.staff.mqtt_port,
-                                                     topic_prefix(self.cfg), heartbeat_s=self.cfg.staff.heartbeat_s,
-                                                     on_state=self._broker_state).start()
-        self.branch = BranchService(self.cfg, self.bus, store, hub=hub, notifier=notifier,
-                                    conversation=self.conversation)
-        from .service.mode import ServiceMode
-
-        from .service.control import ControlServer
-
-        self.live.hub, self.live.notifier, self.live.store, self.live.display = hub, notifier, store, display
-        self.service_mode = ServiceMode(self.loaded, self.bus, live=self.live)
-        control = ControlServer(self.cfg.diagnostics.resolved_control_socket(), self.loaded, self.live)
-        await control.start()
-        for delay, action in self.script:
-            loop.call_later(delay / self.speed, action)
-
-        from .translation.glossary import recognition_prompts
-        from .translation.router import build_router
-        from .translation.stage import TranslationStage
-
-        registry, nmt_errors = await asyncio.to_thread(self._load_nmt)
+            transcriber, loaded = await loading
+            self.bus.publish(loaded)
+        except (KioskError, RuntimeError, OSError) as e:
+            code = e.code if isinstance(e, KioskError) else ErrorCode.ASR_FAILED
+            self.bus.publish(ErrorEvent(stage="models", code=code, message=str(e) if isinstance(e, KioskError)
+                                        else f"the recogniser could not start ({gpu_reason(e)})"))
+        registry, nmt_errors = await loading_nmt
         self.live.nmt_registry = registry
         for m in registry.models:
             self.bus.publish(ModelLoaded(model=m.info.name, kind="mt", load_s=m.load_s))
         for e in nmt_errors:
             self.bus.publish(ErrorEvent(stage="mt", code=e.code, message=str(e)))
-        tasks: list[asyncio.Task] = []
-        serving: list[asyncio.Task] = []
-        if transcriber is not None:
-            self.speech = SpeechPath(self.cfg, self.bus, transcriber, SileroScorer, self.conversation,
-                                     prompts=recognition_prompts(self.cfg))
-            router = build_router(self.cfg, self.speech.scheduler.transcriber_for_translation(), registry)
-            self.translation = TranslationStage.from_config(self.cfg, router, self.bus, self.conversation)
-            self.speech.recognition.on_final = self.translation.submit_final
-            self.speech.recognition.on_committed = self.translation.submit_committed
-            self.speech.start()
-            self.live.transcriber, self.live.speech, self.live.translation = transcriber, self.speech, self.translation
-            serving.append(asyncio.create_task(self.translation.serve(), name="translation"))
-            for side in (Side.TELLER, Side.CUSTOMER):
-                try:
-                    source = open_source(side, self.cfg.audio.for_side(side), speed=self.speed)
-                except KioskError as e:
-                    self.bus.publish(ErrorEvent(stage="audio", code=e.code, message=str(e), side=side))
-                    continue
-                if source is not None:
-                    tasks.append(asyncio.create_task(self.speech.capture(source), name=f"capture-{side}"))
+        captures = self._start_speech(transcriber, registry) if transcriber is not None else []
+        self.ready_s = time.monotonic() - self._t0  # start of run() to the first possible caption
+        self.cold_start["ready_s"] = process_age_s()
+        self.bus.publish(Lifecycle(phase="ready" if transcriber is not None else "degraded",
+                                   detail="" if transcriber is not None else "no speech recognition"))
+        failed_demo = transcriber is None and self.exit_when_done
+        if self.exit_when_ready:
+            stop.set()
 
         async def watch_done() -> None:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*captures, return_exceptions=True)
             if self.speech is not None:
                 await self.speech.drain()
             if self.translation is not None:
@@ -315,50 +321,117 @@ class KioskApp:
                 stop.set()
 
         watcher = asyncio.create_task(watch_done())
-        render = asyncio.create_task(self._render_loop(display, stop))
         await stop.wait()
-        for t in tasks:
+        self.bus.publish(Lifecycle(phase="stopping"))
+        for t in captures:
             t.cancel()
         watcher.cancel()
-        await asyncio.gather(*tasks, watcher, return_exceptions=True)
-        if self.speech is not None:
-            await self.speech.drain()
-            await self.speech.close()
-        if self.translation is not None:
-            await self.translation.drain()
-            self.translation.close()
-            await asyncio.gather(*serving, return_exceptions=True)
-            await asyncio.to_thread(self.translation.shutdown)
-        await self.branch.drain()
-        await control.close()
+        await asyncio.gather(*captures, watcher, return_exceptions=True)
+        await self._stop_speech()
+        await self._stop_branch(parts)
         await render
-        await asyncio.to_thread(hub.stop)
-        if notifier is not None:
-            await asyncio.to_thread(notifier.stop)
-        self.live.store = None
-        store.close()
-        await asyncio.to_thread(self._stop_metrics)
-        await asyncio.sleep(0)  # deliver the devices' last state events
         display.draw()
         self._maybe_screenshot(display)
         if self.screenshot_dir is not None:
             self.screenshots.append(display.save(self.screenshot_dir / "999-final.png"))
         self.display_stats = {"frames": display.frames, "frame_times": list(display.frame_times)}
         display.close()
-        return 0
+        await asyncio.to_thread(self._stop_metrics)
+        return 2 if failed_demo else EXIT_CLOSED if self._closed else 0
+
+    async def _start_branch(self) -> dict:
+        """Devices, ticket store, staff link, branch service, service mode, control socket, demo script."""
+        from .branch.devices import DeviceHub
+        from .branch.service import BranchService
+        from .branch.staff import StaffNotifier, topic_prefix
+        from .branch.tickets import TicketStore, businesses_from_config
+        from .service.control import ControlServer
+        from .service.mode import ServiceMode
+
+        cfg = self.cfg
+        hub = self.hub = DeviceHub(cfg, self.bus)
+        hub.start()
+        store = TicketStore(cfg.queue.database.expanduser(), businesses_from_config(cfg), topic_prefix=topic_prefix(cfg))
+        store.purge(cfg.queue.retention_days)
+        notifier = self.notifier = None
+        if cfg.staff.mqtt_host:
+            notifier = self.notifier = StaffNotifier(store, cfg.staff.mqtt_host, cfg.staff.mqtt_port, topic_prefix(cfg),
+                                                     heartbeat_s=cfg.staff.heartbeat_s, on_state=self._broker_state)
+            self._broker_state(None)
+            notifier.start()
+        self.branch = BranchService(cfg, self.bus, store, hub=hub, notifier=notifier, conversation=self.conversation)
+        self.live.hub, self.live.notifier, self.live.store = hub, notifier, store
+        self.service_mode = ServiceMode(self.loaded, self.bus, live=self.live)
+        control = ControlServer(cfg.diagnostics.resolved_control_socket(), self.loaded, self.live)
+        await control.start()
+        for delay, action in self.script:
+            self._loop.call_later(delay / self.speed, action)
+        return {"hub": hub, "store": store, "notifier": notifier, "control": control}
+
+    async def _stop_branch(self, parts: dict) -> None:
+        await self.branch.drain()
+        await parts["control"].close()
+        await asyncio.to_thread(parts["hub"].stop)
+        if parts["notifier"] is not None:
+            await asyncio.to_thread(parts["notifier"].stop)
+        self.live.store = None
+        parts["store"].close()
+        await asyncio.sleep(0)  # deliver the devices' last state events
+
+    def _start_speech(self, transcriber, registry) -> list[asyncio.Task]:
+        """The speech path and the translation stage; one capture task per side with a source."""
+        from .speech.audio import open_source
+        from .speech.path import SpeechPath
+        from .speech.vad import SileroScorer
+        from .translation.glossary import recognition_prompts
+        from .translation.router import build_router
+        from .translation.stage import TranslationStage
+
+        self.speech = SpeechPath(self.cfg, self.bus, transcriber, SileroScorer, self.conversation,
+                                 prompts=recognition_prompts(self.cfg))
+        router = build_router(self.cfg, self.speech.scheduler.transcriber_for_translation(), registry)
+        self.translation = TranslationStage.from_config(self.cfg, router, self.bus, self.conversation)
+        self.speech.recognition.on_final = self.translation.submit_final
+        self.speech.recognition.on_committed = self.translation.submit_committed
+        self.speech.recognition.on_speculative = self.translation.submit_speculative
+        self.speech.start()
+        self._serving = [asyncio.create_task(self.translation.serve(), name="translation")]
+        self.live.transcriber, self.live.speech, self.live.translation = transcriber, self.speech, self.translation
+        captures = []
+        for side in (Side.TELLER, Side.CUSTOMER):
+            try:
+                source = open_source(side, self.cfg.audio.for_side(side), speed=self.speed)
+            except KioskError as e:
+                self.bus.publish(ErrorEvent(stage="audio", code=e.code, message=str(e), side=side))
+                continue
+            if source is not None:
+                captures.append(asyncio.create_task(self.speech.capture(source), name=f"capture-{side}"))
+        return captures
+
+    async def _stop_speech(self) -> None:
+        if self.speech is not None:
+            await self.speech.drain()
+            await self.speech.close()
+        if self.translation is not None:
+            await self.translation.drain()
+            self.translation.close()
+            await asyncio.gather(*self._serving, return_exceptions=True)
+            await asyncio.to_thread(self.translation.shutdown)
 
     def request_stop(self) -> None:
         """Stop the kiosk from any thread (tests, service manager)."""
         self._loop.call_soon_threadsafe(self._stop.set)
 
     async def _render_loop(self, display, stop: asyncio.Event) -> None:
+        """Paces frames; the only source of the systemd watchdog, so it starts before anything slow."""
         from .core.sdnotify import notify
 
         period = 1.0 / self.cfg.display.fps
         next_t = time.perf_counter()
         while not stop.is_set():
             commands = display.pump()
-            if commands is None:
+            if commands is None:  # window closed or Esc: exit non-zero so the service manager restarts it
+                self._closed = True
                 stop.set()
                 break
             for cmd in commands:
@@ -366,7 +439,10 @@ class KioskApp:
             if self.service_mode is not None:
                 self.service_mode.tick()
             display.draw()
-            if display.frames % 150 == 0:  # the render loop is alive: keep the systemd watchdog fed
+            if display.frames == 1:
+                notify("READY=1")
+                self._first_frame.set()
+            elif display.frames % 150 == 0:  # the render loop is alive: keep the systemd watchdog fed
                 notify("WATCHDOG=1")
             self._maybe_screenshot(display)
             next_t += period
@@ -377,3 +453,4 @@ class KioskApp:
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, delay))
             except asyncio.TimeoutError:
                 pass
+        self._first_frame.set()  # never leave a waiter behind

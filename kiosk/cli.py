@@ -231,6 +231,8 @@ def run(
     speed: Annotated[float, typer.Option(help="file replay speed (1 = speaking pace)")] = 1.0,
     exit_when_done: Annotated[Optional[bool], typer.Option(help="exit when file sources end (default with --demo)")] = None,
     fullscreen: Annotated[bool, typer.Option("--fullscreen", help="fullscreen, cursor hidden (kiosk mode)")] = False,
+    exit_when_ready: Annotated[bool, typer.Option("--exit-when-ready", hidden=True,
+                                                  help="stop once captions are possible; print cold-start JSON")] = False,
 ) -> None:
     """Run the kiosk: audio → VAD → Whisper → translation → transparent screen."""
     from .app import KioskApp
@@ -246,9 +248,11 @@ def run(
     from .demo import demo_script
 
     kiosk = KioskApp(cfg, screenshot_dir=screenshot_dir, exit_when_done=demo if exit_when_done is None else exit_when_done,
-                     speed=speed, script=demo_script(cfg) if demo else [], loaded=loaded)
+                     speed=speed, script=demo_script(cfg) if demo else [], loaded=loaded, exit_when_ready=exit_when_ready)
     try:
         code = asyncio.run(kiosk.run())
+        if exit_when_ready:
+            print(json.dumps({"cold_start": kiosk.cold_start}), flush=True)
     except KioskError as e:
         _fail(e)
     except KeyboardInterrupt:
@@ -451,15 +455,23 @@ def bench_pipeline_cmd(
     res = bench.bench_pipeline()
     bench.write(res, out)
     table = Table("measure", "value")
+    def sec(v) -> str:
+        return "—" if v is None or v != v else f"{v:.2f} s"
+
+    p50, p95 = res["perceived_latency_p50_s"], res["perceived_latency_p95_s"]
     rows = [
-        ("end of speech → translated caption p50 / p95", f"{res['eos_to_caption_p50_s']:.2f} / {res['eos_to_caption_p95_s']:.2f} s"),
-        ("  + end-of-speech silence wait (teller / customer)", f"{res['end_of_speech_wait_s']['teller']} / {res['end_of_speech_wait_s']['customer']} s"),
-        ("first partial after speech start p50", f"{res['first_partial_p50_s']:.2f} s"),
+        ("last word → translated caption, teller p50 / p95", f"{sec(p50['teller'])} / {sec(p95['teller'])}"),
+        ("last word → translated caption, customer p50 / p95", f"{sec(p50['customer'])} / {sec(p95['customer'])}"),
+        ("  (end-of-speech wait teller / customer)", f"{res['end_of_speech_wait_s']['teller']} / {res['end_of_speech_wait_s']['customer']} s"),
+        ("  finals decoded at the pause (speculation confirmed)", f"{res['speculative_hit_rate']:.0%}" if res["speculative_hit_rate"] is not None else "—"),
+        ("first word → first partial p50 / p95", f"{sec(res['first_partial_p50_s'])} / {sec(res['first_partial_p95_s'])}"),
         ("ASR real-time factor", f"{res['asr_rtf']:.3f}"),
         ("MT latency p50 / p95", f"{res['mt_p50_ms']:.1f} / {res['mt_p95_ms']:.1f} ms"),
-        ("render fps / p99 frame time", f"{res['render_fps']:.1f} / {res['frame_p99_ms']:.1f} ms"),
+        ("render fps / p99 frame time (demo)", f"{res['render_fps']:.1f} / {res['frame_p99_ms']:.1f} ms"),
+        ("render fps / p99 frame time, Whisper decoding continuously", f"{res['fps_under_asr']:.1f} / {res['frame_p99_ms_under_asr']:.1f} ms"),
         ("RSS", f"{res['rss_mb']:.0f} MB"), ("GPU memory", res["gpu_memory"] or "no GPU"),
-        ("cold start → attract screen", f"{res['cold_start_to_attract_s']:.2f} s"),
+        ("cold start (process start) → attract screen / first possible caption",
+         f"{sec(res.get('cold_start_attract_s'))} / {sec(res.get('cold_start_ready_s'))}"),
         ("ID card placed → ticket on screen", f"{res['card_to_ticket_s']:.2f} s" if res["card_to_ticket_s"] else "—"),
     ]
     for k, v in rows:

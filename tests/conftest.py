@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,9 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+# this test session's own runtime directory: a kiosk started by a test answers `kiosk diagnose` there, and no other
+# kiosk running on the machine (another checkout's tests, a real one) is ever asked by mistake
+os.environ["RUNTIME_DIRECTORY"] = tempfile.mkdtemp(prefix="kiosk-test-run-")
 
 
 def espeak_wav(path: Path, text: str, voice: str = "en-us", rate: int = 150) -> Path:

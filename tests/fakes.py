@@ -3,7 +3,7 @@
 Synthetic speech: an utterance is a 440 Hz tone whose amplitude encodes which scripted line it is
 (0.20 + 0.02·k); the fake scorer calls a frame speech when its RMS is over 0.03; the fake recogniser reads the line
 back from the loudest sample and — for a partial (a short encoder window) — returns the words that fit the audio
-heard so far (0.25 s of tone per word)."""
+heard so far (0.25 s of tone per word), so a decode of part of an utterance gets its first words only."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 from kiosk.core.config import Side
 from kiosk.core.events import TranslationPath
 from kiosk.speech.asr import AsrResult, DecodeOptions, Transcriber
-from kiosk.speech.audio import Source
+from kiosk.speech.audio import Frame, Source
 from kiosk.translation.router import Translator
 
 SR = 16000
@@ -73,9 +73,12 @@ class FakeRecogniser(Transcriber):
             raise RuntimeError("decoder exploded")
         line = self.lines[k]
         text = line.text
-        if partial:
-            heard = int(np.sum(np.abs(audio) > 0.05) / SR / WORD_S + 0.5)
-            words = text.split(" ") if " " in text else list(text)
+        # the words that fit the speech heard (0.25 s of tone per word): a decode of part of an utterance — a
+        # partial, or a speculative final at a pause in mid-sentence — gets the first words only
+        frames = [audio[i : i + 512] for i in range(0, len(audio) - 511, 512)]
+        heard = int(round(sum(scorer(f) for f in frames) * 512 / SR / WORD_S))
+        words = text.split(" ") if " " in text else list(text)
+        if heard < len(words):
             text = (" " if " " in line.text else "").join(words[: max(1, heard)])
         if task == "translate":
             text = f"[speech translation of line {k}]"
@@ -90,9 +93,9 @@ class ScriptedSource(Source):
         self.side = side
         self.audio = audio.astype(np.float32)
 
-    async def frames(self) -> AsyncIterator[np.ndarray]:
+    async def frames(self) -> AsyncIterator[Frame]:
         for i in range(0, len(self.audio) - 511, 512):
-            yield self.audio[i : i + 512]
+            yield Frame(self.audio[i : i + 512], i / SR)  # audio time: both sides start together
             await asyncio.sleep(0)
 
 

@@ -103,3 +103,43 @@ def test_missing_audio_file_names_the_config_key(tmp_path, teller_wav, whisper):
     errs = [e for e in kiosk.events if isinstance(e, ErrorEvent)]
     assert errs[0].code is ErrorCode.AUDIO_FILE and errs[0].message.startswith("audio.customer.file:")
     assert any(isinstance(e, FinalTranscript) for e in kiosk.events)  # the teller side kept working
+
+
+@pytest.mark.slow
+def test_demo_after_the_ticket_the_glass_shows_the_later_captions(tmp_path, whisper):
+    """`make run`'s demo: the ID card gives a ticket mid-conversation; the teller's later sentences still reach the
+    customer's half (the ticket yields to them as a band)."""
+    from hardware.emulators import forget_emulator
+    from kiosk.core.config import PROJECT_ROOT
+    from kiosk.core.events import TicketIssued
+    from kiosk.demo import demo_script
+    from kiosk.democlips import build
+    from kiosk.screen.display import Renderer
+
+    teller, customer = build(tmp_path / "clips")
+    site = tmp_path / "site.toml"
+    site.write_text(f'[audio.teller]\nfile = "{teller}"\n[audio.customer]\nfile = "{customer}"\n'
+                    f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n[privacy]\nsalt_file = "{tmp_path}/salt"\n')
+    loaded = load_config([PROJECT_ROOT / "configs" / "demo.toml", site])
+    cfg = loaded.config
+    kiosk = KioskApp(cfg, loaded=loaded, record_events=True, screenshot_dir=tmp_path / "shots", exit_when_done=True,
+                     out=io.StringIO(), speed=2.0, script=demo_script(cfg), transcriber_factory=lambda: whisper)
+    try:
+        assert asyncio.run(asyncio.wait_for(kiosk.run(), 180)) == 0
+    finally:
+        for kind in ("idcardsim", "pn532sim", "escpossim"):
+            forget_emulator(kind, "demo")
+    ticket = next(e for e in kiosk.events if isinstance(e, TicketIssued))
+    later = [e for e in kiosk.events[kiosk.events.index(ticket):]
+             if isinstance(e, Translation) and not e.partial and e.side is Side.TELLER and e.text]
+    assert later, "the teller spoke after the ticket"
+    r = Renderer(cfg.display, cfg.privacy)
+    r.scale = r.base_scale * (cfg.display.elderly_scale if kiosk.scene.elderly else 1.0)
+    zone = r.zones()[Side.CUSTOMER]
+    final = arr(pygame.image.load(str(kiosk.screenshots[-1])))
+    customer = final[zone.top : zone.bottom, zone.left : zone.right][:, ::-1]  # un-mirror
+    size = r._px(52)
+    last_line = r._wrap(later[-1].text, size, later[-1].target_language, zone.width - 2 * r._px(36))[-1]
+    line = line_image(r, last_line, size, (255, 255, 255) if kiosk.scene.elderly else (240, 240, 240),
+                      later[-1].target_language)
+    assert find_line(customer, line, r._px(36)) is not None

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from kiosk.speech.asr import AsrResult, FallbackTranscriber, Transcriber
-from kiosk.speech.audio import Source
+from kiosk.speech.audio import Frame, Source
 from kiosk.core.config import ConfigError, Side, load_config
 from kiosk.core.errors import ErrorCode, KioskError
 from kiosk.core.events import ErrorEvent, FinalTranscript, SpeechEnded
@@ -100,7 +100,7 @@ class VanishingSource(Source):
         for i in range(0, len(self.audio) - 512, 512):
             if i // 512 == self.vanish:
                 raise KioskError(ErrorCode.AUDIO_DEVICE, "input overflow: device disconnected")
-            yield self.audio[i : i + 512]
+            yield Frame(self.audio[i : i + 512], i / 16000)
             if i % (64 * 512) == 0:
                 await asyncio.sleep(0)
 

@@ -177,7 +177,7 @@ def fully_fed_metrics() -> Metrics:
     m = Metrics(volumes={"data": ROOT})
     c = Side.CUSTOMER
     for ev in (
-        SpeechEnded(side=c, utterance_id="c1", audio_t=1, duration_s=1, reason="silence", trailing_silence_s=0.8),
+        SpeechEnded(side=c, utterance_id="c1", audio_t=1, duration_s=1, reason="silence", speech_end_t=0.5),
         FinalTranscript(side=c, utterance_id="c1", text="x", language="en", language_probability=1, audio_s=1,
                         asr_s=0.2),
         Translation(side=c, utterance_id="c1", source_language="en", target_language="zh", source_text="x", text="y",
@@ -193,7 +193,7 @@ def fully_fed_metrics() -> Metrics:
     ):
         m.on_event(ev)
     m.watch(lambda: Snapshot(queues={"translation": 0}, asr_jobs={("final", "served"): 1},
-                             translation_jobs={("final", "served"): 1}, audio_frames={"customer": 1},
+                             translation_jobs={("final", "served"): 1}, audio_seconds={"customer": 1.0},
                              render_frames=1, outbox=0))
     return m
 

@@ -79,7 +79,28 @@ def test_ticket_number_is_shown_large_to_the_customer(fonts):
     big = line_image(r, "A017", r._px(200), (240, 240, 240), "en")
     assert big.shape[0] > 2.5 * r.fonts.line_height(r._px(52))  # far larger than caption text
     assert find_line(customer, big, (zone.width - big.shape[1]) // 2) is not None  # centred, readable
-    assert state.scene(1000.0) == "ticket" and state.scene(1000.0 + 60) == "conversation"
+    # the ticket never hides the conversation: the captions stay on the customer's half below the card
+    assert state.scene(1000.0) == "conversation" and state.ticket_view(1000.0) == "card"
+    assert state.ticket_view(1000.0 + 60) is None
+    last = state.for_reader(Side.CUSTOMER)[-1]  # the customer's own last words, small, under the card
+    assert last.side is Side.CUSTOMER
+    assert find_line(customer, line_image(r, last.text, r._px(30), (125, 125, 125), "ja"), r._px(36)) is not None
+
+
+def test_ticket_yields_to_the_next_caption(fonts):
+    """A caption newer than the ticket turns the card into a one-line band; the new caption is visible."""
+    r, state, surface = render_sample("ticket-band", fonts)
+    assert state.ticket_view(1000.0) == "band"
+    zone = r.zones()[Side.CUSTOMER]
+    customer = arr(surface)[zone.top : zone.bottom, zone.left : zone.right][:, ::-1]
+    newest = state.for_reader(Side.CUSTOMER)[-1]
+    assert newest.side is Side.TELLER
+    wrapped = r._wrap(newest.translation, r._px(52), "ja", zone.width - 2 * r._px(36))
+    assert find_line(customer, line_image(r, wrapped[0], r._px(52), (240, 240, 240), "ja"), r._px(36)) is not None
+    big = line_image(r, "A017", r._px(200), (240, 240, 240), "en")
+    assert find_line(customer, big, (zone.width - big.shape[1]) // 2) is None  # no longer the big card
+    teller = arr(surface)[zone.top : zone.bottom, r.zones()[Side.TELLER].left : r.zones()[Side.TELLER].right]
+    assert teller.sum() > 0 and any("A017" in n for n in state.notices.values())  # the teller keeps the detail
 
 
 SAMPLES = {

@@ -136,7 +136,7 @@ def test_a_final_supersedes_its_sides_waiting_partial():
 def test_a_slow_translation_does_not_delay_the_next_final():
     """Two utterances from one side; the first translation is held: the second final is still published."""
     lines = [Line("Good morning.", "en"), Line("I would like to open an account.", "en")]
-    audio = timeline((0.5, tone(0, 4)), (3.0, tone(1, 6)), length_s=6.0)
+    audio = timeline((0.5, tone(0, 4)), (3.0, tone(1, 7)), length_s=6.0)
     cfg = CFG.model_copy(update={"asr": CFG.asr.model_copy(update={"partials": False})})
 
     async def main():
@@ -198,7 +198,7 @@ def conversation(name: str) -> tuple[np.ndarray, np.ndarray, set[int]]:
         # the teller and the customer speak at once; the customer's mic hears the teller's next line 10 dB down;
         # a noise-like burst is recognised as a silence phrase; one decode raises
         teller = timeline((0.5, tone(6, 4)), (4.0, tone(2, 4)), length_s=12)
-        customer = timeline((0.6, tone(5, 4)), (4.0, tone(2, 4, gain=0.3)), (7.0, tone(4, 3)), (9.5, tone(3, 3)),
+        customer = timeline((0.6, tone(5, 4)), (4.0, tone(2, 4, gain=0.3)), (7.0, tone(4, 4)), (9.5, tone(3, 3)),
                             length_s=12)
         return teller, customer, {3}
     raise KeyError(name)
@@ -219,7 +219,8 @@ def run_conversation(name: str, *, partials: bool) -> list[dict]:
         stage = TranslationStage.from_config(cfg, TranslationRouter([FakeTranslator()]), bus, conv, run=fakes.inline,
                                              clock=lambda: 0.0)
         path = SpeechPath(cfg, bus, FakeRecogniser(SCRIPT, fail_on=failing), fakes.scorer_factory, conv,
-                          run=fakes.inline, on_final=stage.submit_final, on_committed=stage.submit_committed)
+                          run=fakes.inline, on_final=stage.submit_final, on_committed=stage.submit_committed,
+                          on_speculative=stage.submit_speculative)
         serving = asyncio.create_task(stage.serve())
         await path.run([ScriptedSource(Side.TELLER, teller_audio), ScriptedSource(Side.CUSTOMER, customer_audio)])
         await stage.drain()
@@ -266,3 +267,76 @@ def test_dropped_utterances_say_why():
     assert any(e["type"] == "error" and e["stage"] == "asr" for e in events)
     texts = [e["text"] for e in events if e["type"] == "final-transcript"]
     assert "Thank you for watching!" not in texts and "Here it is" not in texts
+
+
+# ---- speculative finalisation -------------------------------------------------------------------------------------
+def run_one_side(audio: np.ndarray, lines, cfg=CFG) -> tuple[list[Event], FakeRecogniser]:
+    cfg = cfg.model_copy(update={"asr": cfg.asr.model_copy(update={"partials": False})})
+    rec = FakeRecogniser(lines)
+
+    async def main():
+        bus = EventBus()
+        bus.bind(asyncio.get_running_loop())
+        conv = Conversation.from_config(cfg)
+        bus.listen(conv.apply, Order.DOMAIN)
+        events: list[Event] = []
+        bus.listen(events.append)
+        stage = TranslationStage.from_config(cfg, TranslationRouter([FakeTranslator()]), bus, conv, run=fakes.inline)
+        path = SpeechPath(cfg, bus, rec, fakes.scorer_factory, conv, run=fakes.inline, on_final=stage.submit_final,
+                          on_speculative=stage.submit_speculative)
+        serving = asyncio.create_task(stage.serve())
+        await path.run([ScriptedSource(Side.CUSTOMER, audio)])
+        await stage.drain()
+        stage.close()
+        await serving
+        await path.close()
+        return events
+
+    return asyncio.run(asyncio.wait_for(main(), 20)), rec
+
+
+def test_speculation_at_the_end_of_speech_is_the_final_without_a_second_decode():
+    lines = [Line("I would like to withdraw money please", "en")]
+    events, rec = run_one_side(timeline((0.5, tone(0, 7)), length_s=4.0), lines)
+    finals = [e for e in events if isinstance(e, FinalTranscript)]
+    assert [(f.text, f.speculated) for f in finals] == [(lines[0].text, True)]
+    assert [c[0] for c in rec.calls] == ["final"]  # one decode of the whole utterance, at the pause
+    shown = [e for e in events if isinstance(e, Translation)]
+    # the translation is on the glass before the end of speech is confirmed, and the final one does not change it
+    assert [(t.speculative, t.partial) for t in shown] == [(True, True), (False, False)]
+    assert shown[0].text == shown[1].text
+    ended = next(e for e in events if type(e).__name__ == "SpeechEnded")
+    assert events.index(shown[0]) < events.index(ended)
+
+
+def test_speech_resuming_after_a_pause_revises_without_duplicates():
+    lines = [Line("I would like to withdraw money please", "en")]
+    # three words, a 0.35 s pause (longer than the 0.25 s speculative pause, shorter than the end of speech), four more
+    audio = timeline((0.5, tone(0, 3)), (0.5 + 0.75 + 0.35, tone(0, 4)), length_s=5.0)
+    events, rec = run_one_side(audio, lines)
+    uids = {getattr(e, "utterance_id", None) for e in events} - {None}
+    assert len(uids) == 1  # one utterance: the pause did not split it
+    finals = [e for e in events if isinstance(e, FinalTranscript)]
+    assert [(f.text, f.speculated) for f in finals] == [(lines[0].text, True)]
+    spec = [e.text for e in events if type(e).__name__ == "PartialTranscript" and e.speculative]
+    assert spec == ["I would like", lines[0].text]  # shown at the first pause, then revised in place
+    final_tr = [e for e in events if isinstance(e, Translation) and not e.partial]
+    assert len(final_tr) == 1 and final_tr[0].text == f"<zh> {lines[0].text}"
+
+
+def test_a_stale_speculation_is_never_the_final():
+    """Speech resumes after the pause and the input ends mid-word: the final is decoded again, whole."""
+    lines = [Line("I would like to withdraw money please", "en")]
+    audio = np.concatenate([timeline((0.5, tone(0, 3)), length_s=1.6), tone(0, 4)])  # ends while speaking
+    events, rec = run_one_side(audio, lines)
+    finals = [e for e in events if isinstance(e, FinalTranscript)]
+    assert [(f.text, f.speculated) for f in finals] == [(lines[0].text, False)]
+    assert [c[0] for c in rec.calls] == ["final", "final"]  # the speculation, then the whole utterance
+
+
+def test_speculation_can_be_switched_off():
+    lines = [Line("I would like to withdraw money please", "en")]
+    cfg = CFG.model_copy(update={"asr": CFG.asr.model_copy(update={"speculative_pause_s": 0.0})})
+    events, rec = run_one_side(timeline((0.5, tone(0, 7)), length_s=4.0), lines, cfg)
+    assert [(f.text, f.speculated) for f in events if isinstance(f, FinalTranscript)] == [(lines[0].text, False)]
+    assert not any(isinstance(e, Translation) and e.partial for e in events)

@@ -93,11 +93,14 @@ def test_end_of_stream_flushes_open_utterance():
     assert events[-1][1].reason == "end-of-stream"
 
 
-def test_chunker_keeps_remainder():
-    c = FrameChunker(4)
-    assert [list(f) for f in c.push(np.arange(6, dtype=np.float32))] == [[0, 1, 2, 3]]
-    assert [list(f) for f in c.push(np.arange(6, 9, dtype=np.float32))] == [[4, 5, 6, 7]]
-    assert [list(f) for f in c.flush()] == [[8, 0, 0, 0]]
+def test_chunker_keeps_remainder_and_capture_times():
+    c = FrameChunker(4, rate=4)  # 4 samples a second: one frame per second
+    out = c.push(np.arange(6, dtype=np.float32), 10.0)
+    assert [list(f.samples) for f in out] == [[0, 1, 2, 3]] and [f.t for f in out] == [10.0]
+    out = c.push(np.arange(6, 9, dtype=np.float32), 11.5)  # a frame spanning two blocks keeps its first sample's time
+    assert [list(f.samples) for f in out] == [[4, 5, 6, 7]] and [f.t for f in out] == [11.0]
+    last = c.flush()
+    assert [list(f.samples) for f in last] == [[8, 0, 0, 0]] and [f.t for f in last] == [12.0]
 
 
 def _score(scorer, audio):

@@ -8,16 +8,15 @@ Two sources feed them:
   load and warm-up times;
 - **a snapshot of the running parts, taken on the event loop when Prometheus scrapes** (`Snapshot`, made by
   `service.live.LiveState.snapshot`): queue depths, the inference scheduler's and translation stage's job counters,
-  audio frames captured per side, frames drawn, the staff outbox depth. Plus free disk space of the kiosk's
+  audio captured per side, frames drawn, the staff outbox depth. Plus free disk space of the kiosk's
   volumes and the process (RSS, open files, CPU, threads), read at scrape time.
 
 Labels carry bounded codes only — side, language code, path, outcome, drop reason, device, stage, error code,
 queue, job kind, a model name from the config, volume — never text, names or numbers.
 
-**Perceived latency** (`kiosk_caption_latency_seconds`): from the last word heard to the translated caption on the
-glass, the end-of-speech silence wait included — the final `Translation`'s time minus (`SpeechEnded`'s time minus
-its `trailing_silence_s`). Either event may come first (a caption finalised speculatively during the silence
-counts from the same moment).
+**Perceived latency** (`kiosk_caption_latency_seconds`): from the last word's capture time (`SpeechEnded.speech_end_t`)
+to the first translation on the glass whose text is the final caption's (a speculative caption confirmed at the end
+of speech counts from when it was shown) — the end-of-speech silence wait included, as `kiosk bench` measures it.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from pathlib import Path
 
 from ..core.config import Side
 from ..core.events import (
+    AudioInput,
     CardRead,
     DeviceState,
     DeviceStatus,
@@ -65,37 +65,48 @@ def translation_outcome(ev: Translation) -> str:
 
 
 class CaptionLatency:
-    """Pure bookkeeping of the perceived latency: when the last word of an utterance was heard and when its final
-    caption was shown arrive as two events, in either order; the latency is known once both are. Bounded."""
+    """Pure bookkeeping of the perceived latency, as `kiosk bench` measures it: from the last word's capture time
+    (`SpeechEnded.speech_end_t`) to the first translation on the glass whose text is the final caption's — a
+    speculative caption confirmed at the end of speech counts from when it was shown. The events come in either
+    order; each utterance is counted once; bounded."""
 
     def __init__(self, keep: int = 64) -> None:
         self.keep = keep
-        self._heard: OrderedDict[str, float] = OrderedDict()
-        self._shown: OrderedDict[str, float] = OrderedDict()
+        self._texts: OrderedDict[str, dict[str | None, float]] = OrderedDict()  # uid → text → first shown
+        self._shown: OrderedDict[str, float] = OrderedDict()  # uid → when the final caption's text first showed
+        self._heard: OrderedDict[str, float] = OrderedDict()  # uid → the last word's capture time
 
-    def _put(self, d: OrderedDict[str, float], uid: str, t: float) -> None:
-        d[uid] = t
+    def _put(self, d: OrderedDict, uid: str, v) -> None:
+        d[uid] = v
         while len(d) > self.keep:
             d.popitem(last=False)
 
-    def heard(self, uid: str, t: float) -> float | None:
-        shown = self._shown.pop(uid, None)
-        if shown is not None:
-            return max(0.0, shown - t)
-        self._put(self._heard, uid, t)
+    def _done(self, uid: str, shown: float, heard: float) -> float:
+        self.forget(uid)
+        return max(0.0, shown - heard)
+
+    def translation(self, uid: str, t: float, text: str | None, *, final: bool) -> float | None:
+        texts = self._texts.get(uid)
+        if texts is None:
+            texts = {}
+            self._put(self._texts, uid, texts)
+        first = texts.setdefault(text, t)
+        if not final or uid in self._shown:
+            return None
+        if uid in self._heard:
+            return self._done(uid, first, self._heard[uid])
+        self._put(self._shown, uid, first)
         return None
 
-    def shown(self, uid: str, t: float) -> float | None:
-        heard = self._heard.pop(uid, None)
-        if heard is not None:
-            return max(0.0, t - heard)
-        if uid not in self._shown:  # the first final caption counts
-            self._put(self._shown, uid, t)
+    def heard(self, uid: str, speech_end_t: float) -> float | None:
+        if uid in self._shown:
+            return self._done(uid, self._shown[uid], speech_end_t)
+        self._put(self._heard, uid, speech_end_t)
         return None
 
     def forget(self, uid: str) -> None:
-        self._heard.pop(uid, None)
-        self._shown.pop(uid, None)
+        for d in (self._texts, self._shown, self._heard):
+            d.pop(uid, None)
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,7 @@ class Snapshot:
     queues: Mapping[str, int] = field(default_factory=dict)  # queue → items waiting
     asr_jobs: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (kind, outcome) → count
     translation_jobs: Mapping[tuple[str, str], int] = field(default_factory=dict)
-    audio_frames: Mapping[str, int] = field(default_factory=dict)  # side → frames captured (capture started)
+    audio_seconds: Mapping[str, float] = field(default_factory=dict)  # side → audio captured (capture started)
     render_frames: int | None = None
     outbox: int | None = None  # staff messages waiting for the broker
 
@@ -142,9 +153,9 @@ class _LiveCollector:
                 for (kind, outcome), n in sorted(counts.items()):
                     c.add_metric([kind, outcome], n)
                 yield c
-            a = CounterMetricFamily("kiosk_audio_frames", "Audio frames (32 ms) captured per side; flat = no audio "
-                                    "arriving", labels=["side"])
-            for side, n in sorted(snap.audio_frames.items()):
+            a = CounterMetricFamily("kiosk_audio_captured_seconds", "Seconds of audio captured per side (rate 1 while "
+                                    "the microphone delivers; flat = nothing arriving)", labels=["side"])
+            for side, n in sorted(snap.audio_seconds.items()):
                 a.add_metric([side], n)
                 m.capture_started(side)
             yield a
@@ -232,12 +243,16 @@ class Metrics:
             self.utterances.labels(str(ev.side), ev.language).inc()
             self.asr_seconds.labels(str(ev.side)).observe(ev.asr_s)
         elif isinstance(ev, SpeechEnded):
-            self._observe_latency(ev.side, self._latency.heard(ev.utterance_id, ev.t - ev.trailing_silence_s))
-        elif isinstance(ev, Translation) and not ev.partial:
-            self.translations.labels(str(ev.path), translation_outcome(ev)).inc()
-            if ev.text is not None:
-                self.mt_seconds.labels(str(ev.path)).observe(ev.mt_s)
-            self._observe_latency(ev.side, self._latency.shown(ev.utterance_id, ev.t))
+            if ev.speech_end_t:  # 0 = capture time unknown
+                self._observe_latency(ev.side, self._latency.heard(ev.utterance_id, ev.speech_end_t))
+        elif isinstance(ev, Translation):
+            if not ev.partial:
+                self.translations.labels(str(ev.path), translation_outcome(ev)).inc()
+                if ev.text is not None:
+                    self.mt_seconds.labels(str(ev.path)).observe(ev.mt_s)
+            if ev.text is not None:  # "not translated" is no translated caption: counted by outcome only
+                self._observe_latency(ev.side, self._latency.translation(ev.utterance_id, ev.t, ev.text,
+                                                                        final=not ev.partial))
         elif isinstance(ev, UtteranceDropped):
             self.dropped.labels(str(ev.side), str(ev.reason)).inc()
             self._latency.forget(ev.utterance_id)
@@ -251,6 +266,8 @@ class Metrics:
             self.errors.labels(ev.stage, str(ev.code)).inc()
             if ev.stage == "audio" and ev.side is not None:
                 self.set_microphone(ev.side, False)
+        elif isinstance(ev, AudioInput):
+            self.set_microphone(ev.side, ev.status == "restored")
         elif isinstance(ev, SourceFinished):
             self.set_microphone(ev.side, False)
         elif isinstance(ev, DeviceState):
@@ -268,8 +285,8 @@ class Metrics:
             self.caption_latency.labels(str(side)).observe(seconds)
 
     def set_microphone(self, side: Side | str, up: bool) -> None:
-        """A side's audio source is delivering (True) or lost (False). Today: lost on an audio error or the end of
-        the source; a supervised microphone's lost/restored events call this too."""
+        """A side's audio source is delivering (True) or lost (False): a supervised microphone's AudioInput
+        (lost / restored), an audio error, the end of the source."""
         with self._mic_lock:
             self._mic[str(side)] = up
         self.microphone.labels(str(side)).set(1 if up else 0)

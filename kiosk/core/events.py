@@ -30,6 +30,8 @@ class EventType(StrEnum):
     NOTICE = "notice"
     UTTERANCE_DROPPED = "utterance-dropped"
     SERVICE_VIEW = "service-view"
+    LIFECYCLE = "lifecycle"
+    AUDIO_INPUT = "audio-input"
     MODEL_LOADED = "model-loaded"
 
 
@@ -65,6 +67,7 @@ class SpeechStarted(Event):
     side: Side
     utterance_id: str
     audio_t: float  # seconds into the side's stream
+    capture_t: float = 0.0  # monotonic capture time of the first word (0 when unknown)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,9 +78,7 @@ class SpeechEnded(Event):
     audio_t: float
     duration_s: float
     reason: str  # silence | max-length | end-of-stream
-    # seconds of audio since the last voiced frame when the end was declared (the end-of-speech silence waited):
-    # `t - trailing_silence_s` is when the last word was heard (live microphones: audio seconds = wall seconds)
-    trailing_silence_s: float = 0.0
+    speech_end_t: float = 0.0  # monotonic capture time of the last word (latency is measured from here)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +88,7 @@ class PartialTranscript(Event):
     utterance_id: str
     text: str
     language: str
+    speculative: bool = False  # the whole utterance decoded at a pause (final quality, not yet confirmed)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +103,7 @@ class FinalTranscript(Event):
     asr_s: float
     no_speech_prob: float = 0.0
     avg_logprob: float = 0.0
+    speculated: bool = False  # decoded at a pause before the end of speech, and confirmed by it (no second decode)
 
 
 class DropReason(StrEnum):
@@ -142,6 +145,7 @@ class Translation(Event):
     note: str = ""  # e.g. "no model for ja→zh: kiosk models add DIR"
     verified: bool = True  # numbers and bank terms checked against the source
     partial: bool = False  # a translation of the committed prefix while the person still speaks
+    speculative: bool = False  # partial, of the whole utterance at a pause: becomes the final if speech does not resume
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,6 +241,26 @@ class UiCommand(Event):
     type: ClassVar[EventType] = EventType.UI_COMMAND
     action: UiAction
     value: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioInput(Event):
+    """A side's microphone: "lost" (error, stream stopped, or silent for audio.<side>.stall_s) or "restored"."""
+
+    type: ClassVar[EventType] = EventType.AUDIO_INPUT
+    side: Side
+    status: str  # lost | restored
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lifecycle(Event):
+    """The kiosk's own phase: "starting" (the glass is up, models are loading), "ready" (captions possible),
+    "stopping"."""
+
+    type: ClassVar[EventType] = EventType.LIFECYCLE
+    phase: str
+    detail: str = ""
 
 
 @dataclass(frozen=True)

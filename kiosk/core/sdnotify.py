@@ -1,4 +1,5 @@
-"""systemd notifications (READY=1, WATCHDOG=1) over $NOTIFY_SOCKET; a no-op outside systemd."""
+"""systemd notifications (READY=1, WATCHDOG=1) over $NOTIFY_SOCKET (a no-op outside systemd), and the process's age
+(cold start is measured from the moment the process started, interpreter and imports included)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,15 @@ def notify(message: str) -> bool:
         return True
     except OSError:
         return False
+
+
+def process_age_s() -> float:
+    """Seconds since this process started (Linux /proc; interpreter start-up and imports included), or -1."""
+    try:
+        with open("/proc/self/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return -1.0

@@ -20,6 +20,7 @@ from ..core.errors import ErrorCode, KioskError
 from ..core.events import TranslationPath, UiAction, UiCommand
 from ..core.privacy import MaskRules, mask_text
 from .scene import LANGUAGE_NAMES, Caption, Overlay, SceneState
+from .strings import INVITATIONS, MAINTENANCE, STARTING, TICKET_TEXT, marker_kind, say
 from .text import CJK_REGION, find_fonts, script_of, visual_order, wrap
 
 log = logging.getLogger(__name__)
@@ -52,29 +53,6 @@ PATH_MARK = {
     TranslationPath.WHISPER: "ST",
     TranslationPath.PHRASE_MEMORY: "PM",
 }
-
-INVITATIONS = (
-    ("zh", "请讲话，或将身份证放在读卡器上"),
-    ("en", "Please speak, or place your ID card on the reader"),
-    ("ja", "お話しください"),
-    ("ko", "말씀해 주세요"),
-    ("ru", "Пожалуйста, говорите"),
-    ("ar", "تفضل بالكلام"),
-)
-
-TICKET_TEXT = {
-    "zh": ("您的号码", "前面还有 {n} 人", "预计等候约 {m} 分钟"),
-    "en": ("Your number", "{n} waiting ahead of you", "about {m} min"),
-    "ja": ("お客様の番号", "お待ちの方 {n} 名", "待ち時間 約{m}分"),
-    "ko": ("고객님 번호", "대기 인원 {n}명", "약 {m}분 대기"),
-    "ru": ("Ваш номер", "перед вами: {n}", "около {m} мин"),
-    "fr": ("Votre numéro", "{n} personnes avant vous", "environ {m} min"),
-    "es": ("Su número", "{n} personas delante", "unos {m} min"),
-    "ar": ("رقمك", "أمامك {n} عملاء", "حوالي {m} دقيقة"),
-    "de": ("Ihre Nummer", "{n} Kunden vor Ihnen", "etwa {m} Min."),
-}
-MAINTENANCE = "维护中 · Maintenance · メンテナンス中"
-
 
 def ensure_video_driver() -> str:
     """Use a real window when a display exists, else SDL's headless dummy driver."""
@@ -254,7 +232,8 @@ class Renderer:
         for side, rect in self.zones().items():
             animated = scene == "attract" and side is Side.CUSTOMER
             overlay = state.overlay if state.overlay and now < state.overlay.until else None
-            key = (state.version, scene, state.elderly, overlay, int(now * 10) if animated else 0, rect.size)
+            key = (state.version, scene, state.elderly, overlay, state.ticket_view(now), int(now * 10) if animated else 0,
+                   rect.size)
             cached = self._zone_cache.get(side)
             if cached is not None and cached[0] == key:
                 zone = cached[1]
@@ -291,33 +270,42 @@ class Renderer:
         return wrap(text, width, lambda s: self.fonts.measure(s, size, lang))
 
     def _caption_block(self, cap: Caption, reader: Side | None, reader_lang: str, width: int) -> list[tuple[list[str], int, tuple, str]]:
-        """The lines of one caption as `reader` sees it: [(lines, size, colour, lang), …]."""
+        """The lines of one caption as `reader` sees it: [(lines, size, colour, lang), …]. The teller's half shows
+        route detail ([JA→ZH PM]); the customer's half only a small marker in the customer's language."""
         pal = self.palette
         small, big = self._px(30), self._px(52)
         text = self._mask(cap.text)
         if reader is not None and cap.side is reader:  # the reader's own words: small confirmation
             return [(self._wrap(text, small, cap.language, width), small, pal.own if cap.final else pal.partial, cap.language)]
         block: list[tuple[list[str], int, tuple, str]] = []
-        mark = PATH_MARK.get(cap.path, "") if cap.path else ""
+        teller = reader is Side.TELLER
         target = cap.target_language or ""
         translated = (
             cap.translation is not None
             and (reader is None or cap.target_language == reader_lang)
             and cap.path is not TranslationPath.SAME_LANGUAGE
         )
-        badge = f"[{cap.language.upper()}" + (f"→{target.upper()} {mark}]" if translated and mark else "]")
+        mark = PATH_MARK.get(cap.path, "") if cap.path else ""
+        badge = (f"[{cap.language.upper()}" + (f"→{target.upper()} {mark}] " if translated and mark else "] ")) if teller else ""
+        kind = marker_kind(cap.path, translated) if cap.final or translated else None
         if translated:
-            block.append((self._wrap(f"{badge} {text}", small, cap.language, width), small, pal.original, cap.language))
+            block.append((self._wrap(f"{badge}{text}", small, cap.language, width), small, pal.original, cap.language))
             tr = self._mask(cap.translation or "")
             block.append((self._wrap(tr, big, target, width), big, pal.text, target))
             if not cap.verified:  # the number guard could not confirm this translation
-                block.append((self._wrap("⚠ " + (cap.note or "unverified"), small, "en", width), small, pal.notice, "en"))
+                note = (cap.note or "unverified") if teller else say("unverified", reader_lang)
+                block.append((self._wrap("⚠ " + note, small, "en" if teller else reader_lang, width), small, pal.notice,
+                              "en" if teller else reader_lang))
+            elif kind and not teller:
+                block.append((self._wrap(say(kind, reader_lang), self._px(22), reader_lang, width), self._px(22),
+                              pal.badge, reader_lang))
             return block
         # no translation for this reader (same language, none available, or not yet): the original, large
-        block.append((self._wrap(f"{badge} {text}", big, cap.language, width), big, pal.text if cap.final else pal.partial,
+        block.append((self._wrap(f"{badge}{text}", big, cap.language, width), big, pal.text if cap.final else pal.partial,
                       cap.language))
-        if cap.final and cap.path is TranslationPath.NONE and reader is Side.TELLER:
-            block.append(([f"(not translated into {reader_lang})"], small, pal.notice, "en"))
+        if cap.final and kind == "not-translated":  # said plainly, in the reader's language
+            block.append((self._wrap(say("not-translated", reader_lang), small, reader_lang, width), small, pal.notice,
+                          reader_lang))
         return block
 
     def draw_zone(self, zone, reader: Side | None, state: SceneState, now: float = 0.0, scene: str | None = None,
@@ -343,15 +331,19 @@ class Renderer:
             for note in list(state.notices.values())[-3:]:
                 y = self._blit_lines(zone, self._wrap(self._mask(note), small, "en", width), small, pal.notice, "en", margin, y)
         top = y + lh_small // 2
+        ticket = state.ticket_view(now) if reader is not Side.TELLER else None  # the teller has it as a notice
         if scene == "diagnostics":
             self._draw_diagnostics(zone, reader, state, top)
-        elif scene == "ticket":
-            self._draw_ticket(zone, reader, state, top)
-        elif overlay is not None and reader is Side.CUSTOMER:
+            return
+        if ticket == "card":  # large, above the conversation, until a newer caption appears
+            top = self._draw_ticket(zone, state, top, max_height=(h - top) if scene == "ticket" else int((h - top) * 0.55))
+        elif ticket == "band":  # one line, the conversation stays in view
+            top = self._draw_ticket_band(zone, state, top, width)
+        if overlay is not None and reader is Side.CUSTOMER:
             self._draw_overlay(zone, overlay, top)
         elif scene == "attract":
-            self._draw_attract(zone, reader, top, now)
-        else:
+            self._draw_attract(zone, reader, top, now, starting=state.starting)
+        elif scene != "ticket":
             self._draw_captions(zone, reader, state, lang, top, width)
 
     def _draw_captions(self, zone, reader: Side | None, state: SceneState, lang: str, top: int, width: int) -> None:
@@ -376,9 +368,23 @@ class Renderer:
             bottom -= height
 
     def _fit(self, block, avail: int):
-        """The newest caption alone is taller than the zone: keep its last lines (it scrolls)."""
+        """The newest caption alone is taller than the zone. The translation (the largest text) matters most to
+        the reader: drop the small lines (the speaker's original, markers — never a warning) first, then keep the
+        translation's last lines (it scrolls)."""
+        def height(b) -> int:
+            return sum(len(lines) * self.fonts.line_height(size) for lines, size, _, _ in b)
+
+        main = max(range(len(block)), key=lambda i: block[i][1])
+        kept = list(block)
+        droppable = (i for i in range(len(block)) if i != main and block[i][2] != self.palette.notice)  # warnings stay
+        for i in sorted(droppable, key=lambda i: block[i][1]):
+            if height(kept) <= avail:
+                break
+            kept = [b for b in kept if b is not block[i]]
+        if height(kept) <= avail:
+            return kept
         out = []
-        for lines, size, color, lg in reversed(block):
+        for lines, size, color, lg in reversed(kept):
             lh = self.fonts.line_height(size)
             n = max(0, min(len(lines), avail // lh))
             if n:
@@ -400,23 +406,20 @@ class Renderer:
         y = top + max(0, (h - top - margin - len(lines) * self.fonts.line_height(size)) // 2)
         self._blit_lines(zone, lines, size, self.palette.text, overlay.language, margin, y)
 
-    def _draw_ticket(self, zone, reader: Side | None, state: SceneState, top: int) -> None:
+    def _draw_ticket(self, zone, state: SceneState, top: int, max_height: int) -> int:
+        """The ticket as a card: number large, business, people ahead and wait; returns the y below it."""
         t = state.ticket
         assert t is not None
         pal = self.palette
         w, h = zone.get_size()
         margin = self._px(36)
-        if reader is Side.TELLER:
-            line = f"Ticket {t.number} · {t.business} · {LANGUAGE_NAMES.get(t.language, t.language)}" + (" · elderly" if t.elderly else "")
-            self._blit_lines(zone, self._wrap(line, self._px(34), "zh", w - 2 * margin), self._px(34), pal.accent, "zh", margin, top)
-            return
         lang = t.language if t.language in TICKET_TEXT else "en"
         label, ahead, wait = TICKET_TEXT[lang]
         extra = ahead.format(n=t.waiting_ahead) + " · " + wait.format(m=max(1, round(t.estimated_wait_min)))
         width = w - 2 * margin
         sizes = {"label": self._px(40), "number": self._px(200), "business": self._px(44), "extra": self._px(36)}
-        avail = h - top - margin
-        for _ in range(8):  # shrink until the whole ticket fits the half (elderly mode doubles everything)
+        avail = max_height - margin // 2
+        for _ in range(8):  # shrink until the whole ticket fits its share (elderly mode doubles everything)
             rows = [([label], sizes["label"], pal.original), ([t.number], sizes["number"], pal.text),
                     (self._wrap(t.business, sizes["business"], lang, width), sizes["business"], pal.text),
                     (self._wrap(extra, sizes["extra"], lang, width), sizes["extra"], pal.original)]
@@ -429,6 +432,18 @@ class Renderer:
         y = top + max(0, (avail - need) // 2)
         for lines, size, colour in rows:
             y = self._blit_lines(zone, lines, size, colour, lang if lines[0] != t.number else "en", margin, y, center=True)
+        return top + max(need, avail) + margin // 2
+
+    def _draw_ticket_band(self, zone, state: SceneState, top: int, width: int) -> int:
+        """The ticket in one line above the conversation: "Your number V003 · 2 waiting ahead of you"."""
+        t = state.ticket
+        assert t is not None
+        lang = t.language if t.language in TICKET_TEXT else "en"
+        label, ahead, _ = TICKET_TEXT[lang]
+        size = self._px(40)
+        line = f"{label} {t.number} · {ahead.format(n=t.waiting_ahead)}"
+        lines = self._wrap(line, size, lang, width)[:2]
+        return self._blit_lines(zone, lines, size, self.palette.accent, lang, self._px(36), top) + self._px(12)
 
     def _draw_diagnostics(self, zone, reader: Side | None, state: SceneState, top: int) -> None:
         pal = self.palette
@@ -444,15 +459,18 @@ class Renderer:
             line = f"{row.status.upper():<5} {row.name}" + (f" — {row.hint}" if row.hint else "")
             y = self._blit_lines(zone, self._wrap(line, size, "en", w - 2 * margin), size, colours.get(row.status, pal.text), "en", margin, y)
 
-    def _draw_attract(self, zone, reader: Side | None, top: int, now: float) -> None:
+    def _draw_attract(self, zone, reader: Side | None, top: int, now: float, starting: bool = False) -> None:
         w, h = zone.get_size()
         margin = self._px(36)
         if reader is Side.TELLER:
-            self._blit_lines(zone, ["Ready — listening"], self._px(30), self.palette.own, "en", margin, top)
+            status = "Starting — loading speech models…" if starting else "Ready — listening"
+            self._blit_lines(zone, [status], self._px(30), self.palette.notice if starting else self.palette.own, "en",
+                             margin, top)
             return
         size = self._px(40)
         lh = self.fonts.line_height(size)
-        lines = [(lg, ln) for lg, text in INVITATIONS for ln in self._wrap(text, size, lg, w - 2 * margin)]
+        texts = STARTING if starting else INVITATIONS
+        lines = [(lg, ln) for lg, text in texts for ln in self._wrap(text, size, lg, w - 2 * margin)]
         # a slow vertical drift keeps the same pixels from staying lit (burn-in)
         drift = int((math.sin(now / 20.0) * 0.5 + 0.5) * max(0, h - top - margin - lh * len(lines)))
         y = top + drift

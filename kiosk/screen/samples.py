@@ -12,6 +12,7 @@ from ..core.events import (
     Event,
     DeviceStatus,
     FinalTranscript,
+    Lifecycle,
     PartialTranscript,
     ServiceView,
     TicketIssued,
@@ -22,7 +23,8 @@ from ..core.events import (
 )
 from .scene import SceneState
 
-SCENES = ("attract", "conversation", "partial", "ticket", "notices", "elderly", "rtl", "repeat", "diagnostics", "single")
+SCENES = ("attract", "conversation", "partial", "ticket", "ticket-band", "notices", "elderly", "rtl", "repeat",
+          "diagnostics", "single", "not-translated", "starting")
 
 T0 = 1000.0  # a fixed clock, so renders are reproducible
 
@@ -50,8 +52,8 @@ class _Sample:
         self.state.apply(ev)
 
 
-def _play(state: "_Sample", turns) -> None:
-    for i, (side, lang, text, target, tr, path) in enumerate(turns):
+def _play(state: "_Sample", turns, first: int = 0) -> None:
+    for i, (side, lang, text, target, tr, path) in enumerate(turns, first):
         uid = f"{side.value[0]}{i:04d}"
         state.apply(FinalTranscript(t=T0, side=side, utterance_id=uid, text=text, language=lang,
                                     language_probability=0.98, audio_s=2.0, asr_s=0.3))
@@ -67,7 +69,9 @@ def sample_scene(name: str, cfg: KioskConfig) -> tuple[SceneState, float, dict[s
     sample = _Sample(conv, SceneState("zh", "ja", history=cfg.display.history, conversation=conv))
     state = sample.state
     overrides: dict[str, Any] = {}
-    if name == "attract":
+    if name in ("attract", "starting"):
+        if name == "starting":  # the glass is up, the speech models are still loading
+            sample.apply(Lifecycle(t=T0, phase="starting"))
         return state, T0, overrides
     if name == "rtl":
         sample.apply(UiCommand(t=T0, action=UiAction.LANGUAGE, value="ar"))
@@ -77,9 +81,18 @@ def sample_scene(name: str, cfg: KioskConfig) -> tuple[SceneState, float, dict[s
     state = sample
     if name == "partial":
         state.apply(PartialTranscript(t=T0, side=Side.TELLER, utterance_id="t9", text="好的，手续费是", language="zh"))
-    elif name == "ticket":
+    elif name in ("ticket", "ticket-band"):
         state.apply(TicketIssued(t=T0, number="A017", business="預金・お引き出し", language="ja",
                                  waiting_ahead=3, estimated_wait_min=9))
+        if name == "ticket-band":  # the conversation goes on: the ticket yields to the newer caption
+            _play(state, [(Side.TELLER, "zh", "请稍等，马上为您办理。", "ja", "少々お待ちください。すぐにお手続きいたします。",
+                           TranslationPath.PHRASE_MEMORY)], first=len(TURNS_ZH_JA))
+    elif name == "not-translated":
+        state.apply(FinalTranscript(t=T0, side=Side.CUSTOMER, utterance_id="c0009", text="この近くに郵便局はありますか。",
+                                    language="ja", language_probability=0.98, audio_s=2.0, asr_s=0.3))
+        state.apply(Translation(t=T0, side=Side.CUSTOMER, utterance_id="c0009", source_language="ja",
+                                target_language="zh", source_text="この近くに郵便局はありますか。", text=None,
+                                path=TranslationPath.NONE, note="no phrase matched"))
     elif name == "notices":
         state.apply(DeviceState(t=T0, device="idcard", status=DeviceStatus.DISCONNECTED, detail="USB unplugged"))
         state.apply(Translation(t=T0, side=Side.CUSTOMER, utterance_id="c0009", source_language="ja",

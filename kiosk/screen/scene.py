@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from ..core.config import Side
 from ..core.conversation import Conversation
 from ..core.events import (
+    AudioInput,
     CardRead,
     DiagnosticRow,
     DeviceState,
@@ -15,6 +16,7 @@ from ..core.events import (
     ErrorEvent,
     Event,
     FinalTranscript,
+    Lifecycle,
     Notice,
     PartialTranscript,
     ServiceView,
@@ -48,6 +50,7 @@ class Caption:
     path: TranslationPath | None = None
     note: str = ""
     verified: bool = True
+    seq: int = 0  # order in which captions first appeared (a ticket yields to captions newer than itself)
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,13 @@ class SceneState:
         self.listening: dict[Side, bool] = {Side.TELLER: False, Side.CUSTOMER: False}
         self.ticket: TicketIssued | None = None
         self.ticket_until = 0.0
+        self.ticket_seq = 0  # the caption sequence number when the ticket was issued
+        self._seq = 0
         self.overlay: Overlay | None = None
         self.diagnostics: list[DiagnosticRow] | None = None  # not None: the diagnostics scene is up
         self.pin_entry: int | None = None  # not None: the teller keyboard is typing the diagnostics PIN (digits typed)
         self.pattern: str | None = None  # a full-panel test pattern shown in diagnostics mode
+        self.starting = False  # the glass is up but the models are still loading
         self.version = 0  # bumped on every change, so the renderer knows when to redraw
 
     @property
@@ -107,11 +113,25 @@ class SceneState:
     def scene(self, now: float) -> str:
         if self.diagnostics is not None:
             return "diagnostics"
-        if self.ticket is not None and now < self.ticket_until:
-            return "ticket"
-        return "conversation" if self.captions else "attract"
+        if self.captions:
+            return "conversation"  # a ticket never hides the conversation: it is a card or a band above it
+        return "ticket" if self.ticket_view(now) else "attract"
+
+    def ticket_view(self, now: float) -> str | None:
+        """How the customer's half shows the current ticket: a large "card" until a caption newer than the ticket
+        appears, then a one-line "band" so the conversation stays in view; None when there is none (or it expired)."""
+        if self.ticket is None or now >= self.ticket_until:
+            return None
+        newer = any(c.seq > self.ticket_seq for c in self.captions.values())
+        return "band" if newer else "card"
 
     def _put(self, cap: Caption) -> None:
+        old = self.captions.get(cap.utterance_id)
+        if old is None:
+            self._seq += 1
+            cap = replace(cap, seq=self._seq)
+        else:
+            cap = replace(cap, seq=old.seq)
         self.captions[cap.utterance_id] = cap
         self.captions.move_to_end(cap.utterance_id)
         while len(self.captions) > self.history * 2:
@@ -168,6 +188,9 @@ class SceneState:
         elif isinstance(ev, TicketIssued):
             self.ticket = ev
             self.ticket_until = ev.t + TICKET_SECONDS
+            self.ticket_seq = self._seq
+            self.notices["ticket"] = (f"Ticket {ev.number} · {ev.business} · {LANGUAGE_NAMES.get(ev.language, ev.language)}"
+                                      + (" · elderly" if ev.elderly else ""))
         elif isinstance(ev, ErrorEvent):
             self.notices[f"error:{ev.stage}"] = f"{ev.stage}: {ev.message}"
         elif isinstance(ev, Notice):
@@ -175,6 +198,16 @@ class SceneState:
                 self.overlay = Overlay(ev.text, ev.language, ev.t + REPEAT_SECONDS)
             else:
                 self.notices[ev.key] = ev.text
+        elif isinstance(ev, AudioInput):  # the teller learns at once that a side is not being heard
+            key = f"mic:{ev.side}"
+            if ev.status == "lost":
+                self.listening[ev.side] = False
+                self.notices[key] = (f"{ev.side} microphone lost ({ev.detail}): check its USB cable — "
+                                     "it reconnects by itself")
+            else:
+                self.notices.pop(key, None)
+        elif isinstance(ev, Lifecycle):
+            self.starting = ev.phase == "starting"
         elif isinstance(ev, UtteranceDropped):  # no final will come: its partial caption goes
             self.listening[ev.side] = False
             if self.captions.pop(ev.utterance_id, None) is None:

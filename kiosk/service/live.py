@@ -59,7 +59,7 @@ class LiveState:
 
     def snapshot(self) -> Snapshot:
         """What the metrics read at each scrape; call on the event loop (it owns these parts)."""
-        asr_jobs, queues, frames = {}, {}, {}
+        asr_jobs, queues, audio = {}, {}, {}
         if self.speech is not None:
             from ..speech.scheduler import JobKind
 
@@ -67,11 +67,11 @@ class LiveState:
             asr_jobs = dict(sched.counters)
             for kind in JobKind:
                 queues[f"asr-{kind.name.lower().replace('_', '-')}"] = sched.depth(kind)
-            frames = {str(side): self.speech.tracks[side].end for side in self.speech.segmenting}
+            audio = {str(side): seg.segmenter.position_s for side, seg in self.speech.segmenting.items()}
         translation_jobs = {}
         if self.translation is not None:
             queues["translation"] = self.translation.depth
             translation_jobs = dict(self.translation.counters)
-        return Snapshot(queues=queues, asr_jobs=asr_jobs, translation_jobs=translation_jobs, audio_frames=frames,
+        return Snapshot(queues=queues, asr_jobs=asr_jobs, translation_jobs=translation_jobs, audio_seconds=audio,
                         render_frames=self.display.frames if self.display is not None else None,
                         outbox=self.store.outbox_depth() if self.store is not None else None)

@@ -21,7 +21,7 @@ from ..core.conversation import Conversation
 from .asr import Transcriber
 from .audio import Source
 from .bleed import EnergyTrack
-from .recognition import CommittedSink, FinalSink, Recognition
+from .recognition import CommittedSink, FinalSink, Recognition, SpeculativeSink
 from .scheduler import InferenceScheduler, Runner
 from .segmenting import Segmenting
 
@@ -30,7 +30,8 @@ class SpeechPath:
     def __init__(self, cfg: KioskConfig, bus: EventBus, transcriber: Transcriber | Mapping[Side, Transcriber],
                  scorer_factory: Callable[[], Callable[[np.ndarray], float]], conversation: Conversation, *,
                  prompts: Mapping[str, str] | None = None, on_final: FinalSink | None = None,
-                 on_committed: CommittedSink | None = None, run: Runner | None = None,
+                 on_committed: CommittedSink | None = None, on_speculative: SpeculativeSink | None = None,
+                 run: Runner | None = None,
                  max_finals: int = 8) -> None:
         self.cfg = cfg
         self.bus = bus
@@ -40,7 +41,7 @@ class SpeechPath:
         self.tracks = {Side.TELLER: EnergyTrack(), Side.CUSTOMER: EnergyTrack()}
         self.recognition = Recognition(cfg, bus, self.scheduler, conversation, self.tracks,
                                        prompts if prompts is not None else cfg.asr.initial_prompts,
-                                       on_final=on_final, on_committed=on_committed)
+                                       on_final=on_final, on_committed=on_committed, on_speculative=on_speculative)
         self.segmenting: dict[Side, Segmenting] = {}
         self._ids = itertools.count(1)
         self._serving: asyncio.Task | None = None

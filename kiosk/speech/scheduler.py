@@ -2,13 +2,15 @@
 
 Policy (pure bookkeeping in `pick`; the worker only runs what it picks):
 
-- **Finals first**, then Whisper speech translations, then live partials: a partial never delays a final.
+- **Finals first**, then speculative finals (an utterance decoded at a pause), then Whisper speech translations,
+  then live partials: a partial never delays a final.
 - **Sides in turn**: when both sides have work of the same kind waiting, the side served least recently goes next;
   within a side, oldest first (so a side's finals come out in the order they were spoken).
 - **Bounded, with an explicit drop policy**, every drop counted in `counters[(kind, outcome)]`:
   finals — at most `max_finals` waiting per side; one more drops the *oldest* waiting final (`dropped-backlog`;
-  its caller gets `Dropped`); partials — at most one waiting per side: a newer one replaces it (`superseded`), and a
-  final for that side supersedes it too; speech translations — at most `max_translations` waiting; one more drops
+  its caller gets `Dropped`); partials and speculative finals — at most one of each waiting per side: a newer one
+  replaces it (`superseded`), a speculative final or a final for that side supersedes a waiting partial, and a final
+  supersedes a waiting speculative final; speech translations — at most `max_translations` waiting; one more drops
   the oldest (`dropped-backlog`).
 - One decode at a time, in a single worker thread (`run` can be replaced: tests run decodes inline). Each side
   may have its own recogniser (`asr.teller.model` / `asr.customer.model`); when both sides share one, it is one
@@ -36,8 +38,9 @@ log = logging.getLogger(__name__)
 
 class JobKind(IntEnum):
     FINAL = 0
-    SPEECH_TRANSLATION = 1
-    PARTIAL = 2
+    SPECULATIVE = 1  # the whole utterance at a pause: the final, early, if speech does not resume
+    SPEECH_TRANSLATION = 2
+    PARTIAL = 3
 
 
 class Dropped(Exception):
@@ -118,16 +121,19 @@ class InferenceScheduler:
         job.seq = next(self._seq)
         job.future = loop.create_future()
         q = self._queues.setdefault((job.kind, job.side), deque())
-        if job.kind is JobKind.PARTIAL:
-            while q:  # at most one partial per side waits: the newest
+        if job.kind in (JobKind.PARTIAL, JobKind.SPECULATIVE):
+            while q:  # at most one of each per side waits: the newest
                 self._resolve_dropped(q.popleft(), "superseded", None)
-        elif job.kind is JobKind.FINAL:
-            pq = self._queues.get((JobKind.PARTIAL, job.side))
-            while pq:  # the final decodes the whole utterance: a waiting partial of it is moot
-                self._resolve_dropped(pq.popleft(), "superseded", None)
+        if job.kind in (JobKind.FINAL, JobKind.SPECULATIVE):
+            moot = [JobKind.PARTIAL] + ([JobKind.SPECULATIVE] if job.kind is JobKind.FINAL else [])
+            for kind in moot:  # a decode of the whole utterance makes waiting partial decodes of it moot
+                mq = self._queues.get((kind, job.side))
+                while mq:
+                    self._resolve_dropped(mq.popleft(), "superseded", None)
+        if job.kind is JobKind.FINAL:
             while len(q) >= self.max_finals:
                 self._resolve_dropped(q.popleft(), "dropped-backlog", Dropped("backlog"))
-        else:
+        elif job.kind is JobKind.SPEECH_TRANSLATION:
             waiting = self.depth(JobKind.SPEECH_TRANSLATION)
             if waiting >= self.max_translations:
                 oldest = min((q2[0] for (k, _s), q2 in self._queues.items() if k is job.kind and q2),
@@ -157,6 +163,11 @@ class InferenceScheduler:
                       options: DecodeOptions | None = None) -> AsrResult | None:
         """Decode the utterance so far; None when a newer partial or the final superseded it."""
         return await self._submit(Job(JobKind.PARTIAL, side, audio, tuple(languages), options))
+
+    async def speculative(self, side: Side, audio: np.ndarray, languages: Sequence[str],
+                          options: DecodeOptions | None = None) -> AsrResult | None:
+        """Decode the utterance as if it had ended (at a pause); None when superseded."""
+        return await self._submit(Job(JobKind.SPECULATIVE, side, audio, tuple(languages), options))
 
     async def speech_translation(self, side: Side, audio: np.ndarray, source: str) -> AsrResult:
         """Whisper's own speech translation to English (task="translate")."""
@@ -217,7 +228,10 @@ class InferenceScheduler:
                 job = q.popleft()
                 if job.future is not None and not job.future.done():
                     self._count(job, "cancelled")
-                    job.future.set_exception(exc) if job.kind is not JobKind.PARTIAL else job.future.set_result(None)
+                    if job.kind in (JobKind.PARTIAL, JobKind.SPECULATIVE):
+                        job.future.set_result(None)
+                    else:
+                        job.future.set_exception(exc)
 
     def close(self) -> None:
         """Finish what is queued, then stop serving."""

@@ -16,10 +16,10 @@ from ..core.bus import EventBus
 from ..core.config import KioskConfig, Side
 from ..core.conversation import Conversation
 from ..core.errors import ErrorCode, KioskError
-from ..core.events import ErrorEvent, SourceFinished, SpeechEnded, SpeechStarted
-from .audio import Source
+from ..core.events import AudioInput, ErrorEvent, SourceFinished, SpeechEnded, SpeechStarted
+from .audio import Frame, InputState, Source
 from .bleed import EnergyTrack
-from .vad import FRAME, SAMPLE_RATE, Segmenter, SegmenterParams, SegmentEvent, SegmentKind
+from .vad import SAMPLE_RATE, Segmenter, SegmenterParams, SegmentEvent, SegmentKind
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +41,25 @@ class Utterance:
     utterance_id: str
     audio: np.ndarray
     ended_at: float  # monotonic time the end of speech was detected
-    first_frame: int = 0
-    last_frame: int = 0
+    t_start: float = 0.0  # capture time of the utterance's first sample (padding included)
+    t_end: float = 0.0  # capture time just after its last sample
     speech_ratio: float = 1.0
 
 
 class RecognitionSink(Protocol):
     """What the segmenting stage hands its work to (the recognition stage)."""
 
-    def started(self, side: Side, utterance_id: str) -> None: ...
+    def started(self, side: Side, utterance_id: str, capture_t: float = 0.0) -> None: ...
 
     def wants_partial(self, side: Side, utterance_id: str) -> bool: ...
 
     def partial(self, side: Side, utterance_id: str, audio: np.ndarray) -> None: ...
 
     def ended(self, utterance: Utterance) -> None: ...
+
+    def speculate(self, side: Side, utterance_id: str, audio: np.ndarray) -> None: ...
+
+    def resumed(self, side: Side, utterance_id: str) -> None: ...
 
 
 class Segmenting:
@@ -74,6 +78,8 @@ class Segmenting:
         self.segmenter = Segmenter(segmenter_params(cfg, side, self._elderly))
         self._uid: str | None = None
         self._next_partial_s = 0.0
+        self._t_end = 0.0  # capture time just after the last frame fed
+        self._speculated = False  # the current pause was handed over for a speculative final
 
     def _follow_conversation(self) -> None:
         """Elderly customers get a longer end-of-speech pause."""
@@ -82,49 +88,83 @@ class Segmenting:
             self.segmenter.p = segmenter_params(self.cfg, self.side, self._elderly)
 
     async def run(self, source: Source) -> None:
-        """Read the side's audio until it ends (or the device is lost); what was said so far is still recognised."""
+        """Read the side's audio until it ends (or the device is gone for good); what was said before an input was
+        lost is still recognised, and a supervised microphone comes back by itself."""
         try:
-            async for frame in source.frames():
-                self.feed(frame)
+            async for item in source.frames():
+                if isinstance(item, InputState):
+                    self._input_state(item)
+                else:
+                    self.feed(item)
         except (KioskError, OSError) as e:
             code = e.code if isinstance(e, KioskError) else ErrorCode.AUDIO_DEVICE
             self.bus.publish(ErrorEvent(stage="audio", code=code, message=f"audio.{self.side}: {e}", side=self.side))
         finally:
-            for ev in self.segmenter.flush():
-                self._on_segment(ev)
+            self._flush()
             source.close()
             self.bus.publish(SourceFinished(side=self.side))
 
-    def feed(self, frame: np.ndarray) -> None:
-        self._follow_conversation()
-        prob = self.scorer(frame)
-        self.track.add(frame, prob)
-        for ev in self.segmenter.feed(frame, prob):
+    def _flush(self) -> None:
+        for ev in self.segmenter.flush():  # an utterance cut off by the end (or loss) of the input
             self._on_segment(ev)
+
+    def _input_state(self, state: InputState) -> None:
+        if state.status == "lost":
+            self._flush()
+        self.bus.publish(AudioInput(side=self.side, status=state.status, detail=state.detail))
+
+    def feed(self, frame: Frame) -> None:
+        self._follow_conversation()
+        prob = self.scorer(frame.samples)
+        self.track.add(frame.t, frame.samples, prob)
+        self._t_end = frame.t + len(frame.samples) / SAMPLE_RATE
+        for ev in self.segmenter.feed(frame.samples, prob):
+            self._on_segment(ev)
+        self._maybe_speculate()
         self._maybe_partial()
+
+    def _capture_t(self, stream_t: float) -> float:
+        """Capture time of a point `stream_t` seconds into this side's stream (it lies behind the newest frame)."""
+        return self._t_end - max(0.0, self.segmenter.position_s - stream_t)
+
+    def _maybe_speculate(self) -> None:
+        """At a short pause, hand the utterance over as if it had ended; if speech resumes, say so."""
+        spec = self.cfg.asr.speculative_pause_s
+        if self._uid is None or spec <= 0:
+            return
+        pause = self.segmenter.pause_s
+        if pause >= spec and not self._speculated:
+            self._speculated = True
+            self.sink.speculate(self.side, self._uid, self.segmenter.current_audio().copy())
+        elif pause == 0 and self._speculated:
+            self._speculated = False
+            self.sink.resumed(self.side, self._uid)
 
     def _on_segment(self, ev: SegmentEvent) -> None:
         side = self.side
         if ev.kind is SegmentKind.START:
             self._uid = self.next_id(side)
-            self._next_partial_s = self.segmenter.position_s + self.cfg.asr.partial_interval_s
-            self.bus.publish(SpeechStarted(side=side, utterance_id=self._uid, audio_t=ev.t))
-            self.sink.started(side, self._uid)
+            self._speculated = False
+            self._next_partial_s = self.segmenter.position_s  # the first partial as soon as speech is confirmed
+            start = self._capture_t(ev.t)
+            self.bus.publish(SpeechStarted(side=side, utterance_id=self._uid, audio_t=ev.t, capture_t=start))
+            self.sink.started(side, self._uid, start)
             return
         uid = self._uid or self.next_id(side)
         self._uid = None
-        track = self.track
-        last = min(track.end, int(round(ev.t * SAMPLE_RATE / FRAME)))  # frame index = the side's stream clock
-        first = max(track.start, last - len(ev.audio) // FRAME)
-        ratio = track.speech_ratio(first, last, self.cfg.vad.threshold)
+        # the utterance ends `behind` seconds before the newest frame (the end-of-speech wait is not in it)
+        behind = max(0.0, self.segmenter.position_s - ev.t)
+        t_end = self._t_end - behind
         duration = len(ev.audio) / SAMPLE_RATE
+        t_start = t_end - duration
+        ratio = self.track.speech_ratio(t_start, t_end, self.cfg.vad.threshold)
         self.bus.publish(SpeechEnded(side=side, utterance_id=uid, audio_t=ev.t, duration_s=duration, reason=ev.reason,
-                                     trailing_silence_s=ev.trailing_silence_s))
-        self.sink.ended(Utterance(side, uid, ev.audio, time.monotonic(), first, last, ratio))
+                                     speech_end_t=self._capture_t(ev.speech_end)))
+        self.sink.ended(Utterance(side, uid, ev.audio, time.monotonic(), t_start, t_end, ratio))
 
     def _maybe_partial(self) -> None:
         seg = self.segmenter
-        if (self._uid is None or not self.cfg.asr.partials or not seg.in_speech
+        if (self._uid is None or not self.cfg.asr.partials or not seg.in_speech or self._speculated
                 or seg.position_s < self._next_partial_s or not self.sink.wants_partial(self.side, self._uid)):
             return
         self._next_partial_s = seg.position_s + self.cfg.asr.partial_interval_s

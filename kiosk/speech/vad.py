@@ -29,7 +29,7 @@ class SegmentEvent:
     t: float  # seconds from the stream start (speech start, or end of the utterance audio)
     audio: np.ndarray | None = None  # the utterance (END only), padded
     reason: str = ""  # END: silence | max-length | end-of-stream
-    trailing_silence_s: float = 0.0  # END: seconds since the last voiced frame (the end-of-speech silence waited)
+    speech_end: float = 0.0  # END: stream seconds when the last speech frame ended (the last word)
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,11 @@ class Segmenter:
         return self.state is _State.SPEECH
 
     @property
+    def pause_s(self) -> float:
+        """In speech: how long it has been quiet (the pause that may become the end of the utterance)."""
+        return self._silence / self.sr if self.state is _State.SPEECH else 0.0
+
+    @property
     def position_s(self) -> float:
         return self._pos / self.sr
 
@@ -99,12 +104,12 @@ class Segmenter:
         keep = self._s(self.p.pad_s)
         audio = self._utterance(keep)
         t_end = (self._pos - max(0, self._silence - keep)) / self.sr
-        silence_s = self._silence / self.sr
+        speech_end = (self._pos - self._silence) / self.sr
         self.state = _State.SILENCE
         self._buf, self._silence, self._speech = [], 0, 0
         self._pre.clear()
         self._pre_len = 0
-        return SegmentEvent(SegmentKind.END, t_end, audio.astype(np.float32, copy=False), reason, silence_s)
+        return SegmentEvent(SegmentKind.END, t_end, audio.astype(np.float32, copy=False), reason, speech_end)
 
     def feed(self, chunk: np.ndarray, prob: float) -> list[SegmentEvent]:
         """Consume one chunk of samples with its speech probability; return what happened."""

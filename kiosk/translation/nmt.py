@@ -196,16 +196,16 @@ class NmtModel:
         return out
 
 
-def load_configured(cfg) -> tuple["NmtRegistry", list[KioskError]]:
-    """translation.models from the model cache, verified and loaded on the configured device."""
+def load_configured(cfg, *, device: str | None = None) -> tuple["NmtRegistry", list[KioskError]]:
+    """translation.models from the model cache, verified and loaded on the configured device (or `device`)."""
     t = cfg.translation
     if not t.models:
         return NmtRegistry(), []
     from ..core.compute import plan_for
     from ..core.models import ModelStore
 
-    return NmtRegistry.load(ModelStore(cfg.models.resolved_cache()), t.models, plan_for(t.device, t.compute_type, t.threads),
-                            beam_size=t.beam_size)
+    plan = plan_for(device or t.device, t.compute_type if device is None else "auto", t.threads)
+    return NmtRegistry.load(ModelStore(cfg.models.resolved_cache()), t.models, plan, beam_size=t.beam_size)
 
 
 class NmtRegistry:

@@ -41,6 +41,7 @@ class _Job:
     audio: np.ndarray | None
     partial: bool
     seq: int
+    speculative: bool = False
 
 
 class TranslationStage:
@@ -82,8 +83,9 @@ class TranslationStage:
     def submit_final(self, final: FinalTranscript, audio: np.ndarray | None) -> None:
         uid = final.utterance_id
         self._finalised.append(uid)
-        self._prefixes.pop(uid, None)  # the final supersedes a waiting prefix translation
+        self._prefixes.pop(uid, None)  # the final supersedes a waiting prefix or speculative translation
         self._prefix_state.pop(uid, None)
+        self._finals = deque(j for j in self._finals if not (j.speculative and j.utterance_id == uid))
         if len(self._finals) >= self.max_finals:
             old = self._finals.popleft()
             self.counters[("final", "dropped-backlog")] += 1
@@ -91,6 +93,17 @@ class TranslationStage:
                                                   note="translation fell behind: not translated"))
         self._finals.append(_Job(final.side, uid, final.text, final.language, audio, False, next(self._seq)))
         self.counters[("final", "submitted")] += 1
+        self._poke()
+
+    def submit_speculative(self, side: Side, utterance_id: str, text: str, language: str) -> None:
+        """The whole utterance decoded at a pause: translated with the finals' priority, so that the listener sees
+        the translation while the end of speech is still being confirmed; the final then finds it in the cache."""
+        if utterance_id in self._finalised:
+            return
+        self._prefixes.pop(utterance_id, None)
+        self._finals = deque(j for j in self._finals if not (j.speculative and j.utterance_id == utterance_id))
+        self._finals.append(_Job(side, utterance_id, text, language, None, True, next(self._seq), speculative=True))
+        self.counters[("speculative", "submitted")] += 1
         self._poke()
 
     def submit_committed(self, side: Side, utterance_id: str, text: str, language: str, tokens: int) -> None:
@@ -162,7 +175,7 @@ class TranslationStage:
                 self.busy = False
             if job.partial and (out.text is None or job.utterance_id in self._finalised):
                 continue  # a late or empty prefix translation never replaces anything
-            self.counters[("final" if not job.partial else "prefix", "served")] += 1
+            self.counters[("speculative" if job.speculative else "prefix" if job.partial else "final", "served")] += 1
             self._publish(job, out, target)
 
     def _publish(self, job: _Job, out: TranslationOutcome, target: str | None = None) -> None:
@@ -170,7 +183,7 @@ class TranslationStage:
         self.bus.publish(Translation(
             side=job.side, utterance_id=job.utterance_id, source_language=job.language, target_language=target,
             source_text=job.text, text=out.text, path=out.path, mt_s=out.elapsed_s, note=out.note,
-            verified=out.verified, partial=job.partial))
+            verified=out.verified, partial=job.partial, speculative=job.speculative))
 
     async def drain(self) -> None:
         """Wait until everything handed in so far is translated (the worker must be serving)."""
