@@ -390,6 +390,13 @@ metrics_port = {port}
     lat_sum = value(scrapes[-1], "kiosk_caption_latency_seconds_sum", side="teller")
     lat_n = value(scrapes[-1], "kiosk_caption_latency_seconds_count", side="teller")
     assert lat_n >= 2 and lat_sum / lat_n > 0.1
+    from kiosk.bench import caption_latencies
+
+    bench = caption_latencies(kiosk.events)["perceived"]  # the same definition as `kiosk bench`
+    for side in ("teller", "customer"):
+        assert value(scrapes[-1], "kiosk_caption_latency_seconds_count", side=side) == len(bench[side])
+        assert value(scrapes[-1], "kiosk_caption_latency_seconds_sum", side=side) == pytest.approx(
+            sum(max(0.0, v) for v in bench[side]))
     assert_bounded_labels(scrapes[-1])
     from .test_observability import referenced_metric_names
 
