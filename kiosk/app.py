@@ -15,6 +15,7 @@ from typing import TextIO
 
 from .core.bus import EventBus, Order
 from .core.config import KioskConfig, Side
+from .core.compute import gpu_reason
 from .core.errors import ErrorCode, KioskError
 from .core.events import (
     AudioInput,
@@ -81,16 +82,6 @@ def format_event(ev: Event, t0: float) -> str | None:
 EXIT_CLOSED = 3  # the window was closed or Esc pressed: non-zero, so the service manager restarts the kiosk
 
 
-def gpu_reason(e: BaseException) -> str:
-    """A short, bounded description of a GPU failure for the screen (no paths, no payload)."""
-    msg = str(e).lower()
-    for needle, what in (("out of memory", "out of memory"), ("cublas", "cuBLAS missing"), ("cudnn", "cuDNN missing"),
-                         ("cuda driver", "driver"), ("cuda", "CUDA error")):
-        if needle in msg:
-            return what
-    return type(e).__name__
-
-
 class KioskApp:
     def __init__(
         self,
@@ -145,41 +136,30 @@ class KioskApp:
 
     # ---- construction of the heavy parts -------------------------------------------------------------------
     def _load_transcriber(self):
-        """The configured recogniser, warmed up. A CUDA failure while loading or warming (out of memory, a missing
-        cuBLAS/cuDNN) retries on the CPU with a notice instead of failing the start (no crash loop)."""
+        """One recogniser shared by both sides, or {side: recogniser} (asr.teller.model / asr.customer.model)."""
+        def loaded(name: str, load_s: float, warmup_s: float = 0.0) -> None:  # called from the loading thread
+            self.bus.publish_threadsafe(ModelLoaded(model=name, kind="asr", load_s=load_s, warmup_s=warmup_s))
+
         if self._transcriber_factory is not None:
-            return self._transcriber_factory()
-        from .core.compute import ComputePlan, plan_for
-        from .speech.asr import FallbackTranscriber, load_configured
-
-        a = self.cfg.asr
-        plan = plan_for(a.device, a.compute_type, a.threads)
-        cpu = ComputePlan("cpu", "int8", plan.threads)
-
-        def on_cpu(model_dir=None):
-            return load_configured(self.cfg, model_dir=model_dir, plan=cpu)
-
-        try:
-            first = load_configured(self.cfg, plan=plan)
-            engine = FallbackTranscriber(first, lambda: on_cpu(first.model_dir), on_fallback=self._gpu_fallback)
-            self._asr_warmup_s = engine.warmup()
+            t0 = time.perf_counter()
+            engine = self._transcriber_factory()
+            loaded(self.cfg.asr.model, time.perf_counter() - t0)
             return engine
-        except (RuntimeError, OSError) as e:
-            if plan.device != "cuda":
-                raise
-            log.error("recogniser failed on the GPU while starting (%s): retrying on the CPU", type(e).__name__)
-            self._gpu_fallback(f"GPU failed while loading the recogniser ({gpu_reason(e)}): running on the CPU (slower)")
-            engine = FallbackTranscriber(on_cpu(), on_cpu)
-            engine.fell_back = True
-            self._asr_warmup_s = engine.warmup()
-            return engine
+        from .core.errors import ErrorCode
+        from .speech.recognisers import load_recognisers
 
-    def _load_transcriber_timed(self):
-        """The recogniser, and its load time (files checked, loaded; warm-up apart) for the ModelLoaded event."""
-        t0, self._asr_warmup_s = time.perf_counter(), 0.0
-        engine = self._load_transcriber()
-        return engine, ModelLoaded(model=self.cfg.asr.model, kind="asr", warmup_s=self._asr_warmup_s,
-                                   load_s=time.perf_counter() - t0 - self._asr_warmup_s)
+        def problem(why: str) -> None:  # called from the loading thread
+            self.bus.publish_threadsafe(ErrorEvent(stage="models", code=ErrorCode.MODEL_LOAD_FAILED, message=why))
+
+        return load_recognisers(self.cfg, on_fallback=self._gpu_fallback, on_problem=problem, on_loaded=loaded)
+
+    @staticmethod
+    def _background(load):
+        """Load a model at background CPU priority: the inference threads it creates inherit it (core.compute)."""
+        from .core.compute import background_priority
+
+        background_priority()
+        return load()
 
     def _serve_metrics(self, loop) -> None:
         """Fleet telemetry: the bus feeds the metrics; a scrape snapshots the live parts on this loop."""
@@ -284,14 +264,13 @@ class KioskApp:
         self.cold_start = {"attract_s": process_age_s()}  # from process start: interpreter and imports included
         if self.screenshot_dir is not None:
             self.screenshots.append(display.save(self.screenshot_dir / "000-attract.png"))
-        loading = asyncio.create_task(asyncio.to_thread(self._load_transcriber_timed))
-        loading_nmt = asyncio.create_task(asyncio.to_thread(self._load_nmt))
+        loading = asyncio.create_task(asyncio.to_thread(self._background, self._load_transcriber))
+        loading_nmt = asyncio.create_task(asyncio.to_thread(self._background, self._load_nmt))
 
         parts = await self._start_branch()
         transcriber = None
         try:
-            transcriber, loaded = await loading
-            self.bus.publish(loaded)
+            transcriber = await loading
         except (KioskError, RuntimeError, OSError) as e:
             code = e.code if isinstance(e, KioskError) else ErrorCode.ASR_FAILED
             self.bus.publish(ErrorEvent(stage="models", code=code, message=str(e) if isinstance(e, KioskError)
@@ -300,9 +279,17 @@ class KioskApp:
         self.live.nmt_registry = registry
         for m in registry.models:
             self.bus.publish(ModelLoaded(model=m.info.name, kind="mt", load_s=m.load_s))
+        llm = None
+        if self.cfg.translation.llm_model:  # off by default
+            from .translation.llm import LlmTranslator, load_configured as load_llm
+
+            try:
+                llm = LlmTranslator(await asyncio.to_thread(self._background, lambda: load_llm(self.cfg)))
+            except KioskError as e:
+                nmt_errors = [*nmt_errors, e]
         for e in nmt_errors:
             self.bus.publish(ErrorEvent(stage="mt", code=e.code, message=str(e)))
-        captures = self._start_speech(transcriber, registry) if transcriber is not None else []
+        captures = self._start_speech(transcriber, registry, llm) if transcriber is not None else []
         self.ready_s = time.monotonic() - self._t0  # start of run() to the first possible caption
         self.cold_start["ready_s"] = process_age_s()
         self.bus.publish(Lifecycle(phase="ready" if transcriber is not None else "degraded",
@@ -378,7 +365,7 @@ class KioskApp:
         parts["store"].close()
         await asyncio.sleep(0)  # deliver the devices' last state events
 
-    def _start_speech(self, transcriber, registry) -> list[asyncio.Task]:
+    def _start_speech(self, transcriber, registry, llm=None) -> list[asyncio.Task]:
         """The speech path and the translation stage; one capture task per side with a source."""
         from .speech.audio import open_source
         from .speech.path import SpeechPath
@@ -389,7 +376,7 @@ class KioskApp:
 
         self.speech = SpeechPath(self.cfg, self.bus, transcriber, SileroScorer, self.conversation,
                                  prompts=recognition_prompts(self.cfg))
-        router = build_router(self.cfg, self.speech.scheduler.transcriber_for_translation(), registry)
+        router = build_router(self.cfg, self.speech.scheduler.transcriber_for_translation(), registry, llm)
         self.translation = TranslationStage.from_config(self.cfg, router, self.bus, self.conversation)
         self.speech.recognition.on_final = self.translation.submit_final
         self.speech.recognition.on_committed = self.translation.submit_committed

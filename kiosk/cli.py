@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .core.config import ConfigError, effective_items, load_config, site_config_files
-from .core.errors import KioskError
+from .core.errors import ErrorCode, KioskError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Transparent-screen bank kiosk runtime.")
 config_app = typer.Typer(no_args_is_help=True, help="Check and show the technician configuration.")
@@ -95,7 +95,11 @@ def models_list(config: ConfigOpt = None) -> None:
         state = "installed" if spec.name in installed else ("not installed" if spec.kind == "whisper" else "recommended")
         table.add_row(spec.name, spec.kind, size, spec.license, state)
     for name in sorted(installed - set(store.manifest)):
-        table.add_row(name, "nmt", "", "", "provisioned")
+        rec = store.record(name)
+        langs = rec.get("meta", {}).get("languages")
+        kind = str(rec.get("kind", "nmt")) + (f" ({','.join(langs)})" if langs else "")
+        size = sum(f["size"] for f in rec.get("files", {}).values())
+        table.add_row(name, kind, f"{size / 1e6:.0f} MB", str(rec.get("license", "")), "provisioned")
     console.print(table)
     console.print(f"cache: {store.cache_dir}")
 
@@ -162,22 +166,45 @@ def models_verify(
 
 @models_app.command("add")
 def models_add(
-    source: Annotated[Path, typer.Argument(help="a CTranslate2 model directory with kiosk-model.toml (e.g. on a USB stick)")],
-    name: Annotated[Optional[str], typer.Option(help="name in the cache (default: the one in kiosk-model.toml)")] = None,
+    source: Annotated[Path, typer.Argument(help="a CTranslate2 model directory (e.g. on a USB stick): a translation "
+                                                 "model with kiosk-model.toml, or a Whisper model")],
+    name: Annotated[Optional[str], typer.Option(help="name in the cache (default: kiosk-model.toml's, or the "
+                                                     "directory's name for Whisper)")] = None,
+    languages: Annotated[Optional[str], typer.Option(help="Whisper: the languages a model fine-tuned for them is "
+                                                          "restricted to, e.g. zh; LLM: the languages it translates")] = None,
+    license: Annotated[str, typer.Option(help="the model's licence, recorded with its hashes")] = "",
     config: ConfigOpt = None,
 ) -> None:
-    """Provision a translation model: copy it into the cache, record its hashes, check that it loads."""
+    """Provision a model: copy it into the cache, record its hashes, check that it loads (a recogniser: on the
+    configured ASR device, decoding one second of silence)."""
+    from .core.compute import plan_for
+    from .core.config import WHISPER_LANGUAGES
+
+    cfg = _load(config).config
     store = _store(config)
+    langs = [x.strip() for x in languages.split(",") if x.strip()] if languages else None
+    unknown = [x for x in langs or () if x not in WHISPER_LANGUAGES]
+    if unknown:
+        _fail(KioskError(ErrorCode.CONFIG_INVALID, f"--languages: unknown language code(s) {', '.join(unknown)}"))
     prog, cb = _progress(False)
     try:
         prog.start()
         from .provision import add_model
 
-        path = add_model(store, source, name, progress=cb)
+        path = add_model(store, source, name, plan=plan_for(cfg.asr.device, cfg.asr.compute_type, cfg.asr.threads),
+                         languages=langs, license=license, progress=cb)
     except KioskError as e:
         prog.stop()
         _fail(e)
     prog.stop()
+    if store.record(path.name).get("kind") == "llm":
+        console.print(f"added {path.name} (llm, {','.join(langs or ())}) → {path}")
+        console.print(f'set translation.llm_model = "{path.name}" in configs/site.toml to use it')
+        return
+    if store.record(path.name).get("kind") == "whisper":
+        console.print(f"added {path.name} (whisper{', ' + ','.join(langs) if langs else ''}) → {path}")
+        console.print(f'set asr.teller.model or asr.customer.model = "{path.name}" in configs/site.toml to use it')
+        return
     from .translation.nmt import read_info
 
     info = read_info(path)
@@ -187,12 +214,13 @@ def models_add(
 
 @models_app.command("convert")
 def models_convert(
-    source: Annotated[Path, typer.Argument(help="a local Hugging Face model directory (Marian, NLLB or M2M-100)")],
+    source: Annotated[Path, typer.Argument(help="a local Hugging Face model directory (Marian, NLLB, M2M-100 or "
+                                                 "Whisper)")],
     out: Annotated[Path, typer.Option(help="output model directory")],
-    kind: Annotated[str, typer.Option(help="marian | nllb | m2m100")] = "marian",
+    kind: Annotated[str, typer.Option(help="marian | nllb | m2m100 | whisper | llm")] = "marian",
     languages: Annotated[str, typer.Option(help="comma-separated kiosk language codes, e.g. zh,en")] = "zh,en",
     name: Annotated[Optional[str], typer.Option()] = None,
-    quantization: Annotated[str, typer.Option()] = "int8",
+    quantization: Annotated[Optional[str], typer.Option(help="default: int8 (translation), float16 (whisper)")] = None,
 ) -> None:
     """Convert a downloaded Transformers model with CTranslate2's converter (needs the `.[convert]` extra)."""
     from .translation.convert import convert_model
@@ -392,7 +420,7 @@ def doctor(config: ConfigOpt = None) -> None:
             results.append(dg.CheckResult("serial", name, "pass" if ok else "warn",
                                           "" if ok else f"{spec} not present yet: the kiosk starts and keeps looking"))
     for r in results:
-        if r.status != "pass":
+        if r.status != "pass" or r.name == "recognisers fit in memory":  # doctor always says whether they fit
             err.print(f"{r.status}: {r.group}/{r.name}: {r.hint}", markup=False, highlight=False)
     status = dg.worst(results)
     console.print(f"doctor: {'ready' if status != 'fail' else 'NOT ready'}")
@@ -502,12 +530,33 @@ def bench_mt_cmd(
 @bench_app.command("asr")
 def bench_asr_cmd(
     out: Annotated[Path, typer.Option(help="JSON output")] = Path("out/bench-asr.json"),
+    model: Annotated[Optional[list[str]], typer.Option("--model", help="compare these recognisers side by side "
+                                                                        "(repeatable)")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Speech recognition: latency, first partial, RTF and WER/CER on clips the project does not control."""
+    """Speech recognition: latency, first partial, RTF and WER/CER on clips the project does not control; with
+    --model NAME (repeatable) the recognisers side by side on the same clips, with their memory."""
     from . import bench
 
     cfg = _load(config).config
+    if model:
+        try:
+            res = bench.bench_asr_models(cfg, model)
+        except KioskError as e:
+            _fail(e)
+        bench.write(res, out)
+        table = Table("model", "device", "load s", "final p50 s", "final p95 s", "RTF", "WER librivox", "WER cards",
+                      "WER espeak", "CER ja", "memory est / measured MB")
+        for m in res["models"]:
+            er = m["error_rate"]
+            table.add_row(m["model"], m["device"], f"{m['load_s']:.2f}", f"{m['final_p50_s']:.2f}",
+                          f"{m['final_p95_s']:.2f}", f"{m['rtf']:.3f}",
+                          *(f"{100 * er.get(k, float('nan')):.1f}%" for k in ("librivox", "cards", "espeak-en", "kokoro-ja")),
+                          f"{m['memory_estimate_mb']:.0f} / {m['memory_measured_mb']:.0f} ({m['memory_measured_as']})")
+        console.print(table)
+        console.print(f"encoder window {res['encoder_window_s']:.0f} s on {res['machine'].get('cpu')} "
+                      f"({res['machine'].get('cores')} cores) → {out}")
+        return
     try:
         res = bench.bench_asr(cfg)
     except KioskError as e:

@@ -27,7 +27,11 @@ fi
 stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing Python packages (pinned in pyproject.toml)"
-  "$VENV/bin/pip" install -q -e ".[models,dev]"
+  # torch first, alone and pinned: pip takes the CPU wheel from local disk; let a dependency ask for a bare `torch`
+  # and pip would pull a CUDA build of several GB. The `convert` extra (torch, transformers) runs the tests of
+  # `kiosk models convert`; a kiosk in service does not need it.
+  "$VENV/bin/pip" install -q "$(grep -o 'torch==[0-9.]*' pyproject.toml | head -1)"
+  "$VENV/bin/pip" install -q -e ".[models,dev,convert]"
   touch "$stamp"
 fi
 

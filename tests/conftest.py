@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 # this test session's own runtime directory: a kiosk started by a test answers `kiosk diagnose` there, and no other
 # kiosk running on the machine (another checkout's tests, a real one) is ever asked by mistake
 os.environ["RUNTIME_DIRECTORY"] = tempfile.mkdtemp(prefix="kiosk-test-run-")
+atexit.register(shutil.rmtree, os.environ["RUNTIME_DIRECTORY"], True)
 
 
 def espeak_wav(path: Path, text: str, voice: str = "en-us", rate: int = 150) -> Path:

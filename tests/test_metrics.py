@@ -414,3 +414,19 @@ EXPORTED_FAMILIES = {
     "kiosk_disk_size_bytes", "kiosk_process_threads", "process_resident_memory_bytes", "process_open_fds",
     "process_cpu_seconds", "process_start_time_seconds", "process_virtual_memory_bytes", "process_max_fds",
 }
+
+
+@pytest.mark.slow
+def test_model_load_and_warmup_are_measured_where_they_happen(model_store):
+    """The recogniser loader reports each model's load (files re-hashed and loaded) and warm-up; the app turns that
+    into a ModelLoaded event, and the metrics into two gauges."""
+    from kiosk.core.config import load_config
+    from kiosk.speech.recognisers import load_recognisers
+
+    seen = []
+    load_recognisers(load_config().config, on_loaded=lambda *a: seen.append(a))
+    ((name, load_s, warmup_s),) = seen
+    assert name == "whisper-base" and load_s > 0 and warmup_s > 0
+    m = Metrics()
+    m.on_event(ModelLoaded(model=name, kind="asr", load_s=load_s, warmup_s=warmup_s))
+    assert value(m.text(), "kiosk_model_warmup_seconds", model=name) == pytest.approx(warmup_s)

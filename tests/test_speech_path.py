@@ -17,8 +17,6 @@ from kiosk.core.events import (
     Event,
     FinalTranscript,
     Translation,
-    TranslationPath,
-    UtteranceDropped,
 )
 from kiosk.speech.path import SpeechPath
 from kiosk.speech.scheduler import Dropped, InferenceScheduler, Job, JobKind, pick
@@ -26,9 +24,38 @@ from kiosk.translation.router import TranslationRouter
 from kiosk.translation.stage import TranslationStage
 
 from . import fakes
-from .fakes import FakeRecogniser, FakeTranslator, Line, ScriptedSource, silence, timeline, tone
+from .fakes import FakeRecogniser, FakeTranslator, Line, ScriptedSource, timeline, tone
 
 CFG = load_config().config
+
+
+def drive(cfg, recogniser, sources, *, translate_run=fakes.inline, on_bus=None) -> list[Event]:
+    """The real stages — segmenting, scheduler, recognition, translation stage — on fake sources, recogniser and
+    translator, wired as the app wires them; returns every event in bus order."""
+
+    async def main():
+        bus = EventBus()
+        bus.bind(asyncio.get_running_loop())
+        conv = Conversation.from_config(cfg)
+        bus.listen(conv.apply, Order.DOMAIN)
+        events: list[Event] = []
+        bus.listen(events.append)
+        if on_bus is not None:
+            on_bus(bus)
+        stage = TranslationStage.from_config(cfg, TranslationRouter([FakeTranslator()]), bus, conv, run=translate_run,
+                                             clock=lambda: 0.0)
+        path = SpeechPath(cfg, bus, recogniser, fakes.scorer_factory, conv, run=fakes.inline,
+                          on_final=stage.submit_final, on_committed=stage.submit_committed,
+                          on_speculative=stage.submit_speculative)
+        serving = asyncio.create_task(stage.serve())
+        await path.run(sources)
+        await stage.drain()
+        stage.close()
+        await serving
+        await path.close()
+        return events
+
+    return asyncio.run(asyncio.wait_for(main(), 30))
 
 
 # ---- the scheduler's policy, pure -------------------------------------------------------------------------------
@@ -137,39 +164,20 @@ def test_a_slow_translation_does_not_delay_the_next_final():
     """Two utterances from one side; the first translation is held: the second final is still published."""
     lines = [Line("Good morning.", "en"), Line("I would like to open an account.", "en")]
     audio = timeline((0.5, tone(0, 4)), (3.0, tone(1, 7)), length_s=6.0)
-    cfg = CFG.model_copy(update={"asr": CFG.asr.model_copy(update={"partials": False})})
+    cfg = CFG.model_copy(update={"asr": CFG.asr.model_copy(update={"partials": False, "speculative_pause_s": 0.0}),
+                                 "languages": CFG.languages.model_copy(update={"customer_default": "en"})})
+    held: list[asyncio.Event] = []
 
-    async def main():
-        bus = EventBus()
-        bus.bind(asyncio.get_running_loop())
-        conv = Conversation("zh", "en")
-        bus.listen(conv.apply, Order.DOMAIN)
-        events: list[Event] = []
-        bus.listen(events.append)
-        held = asyncio.Event()
+    async def slow(fn):  # the translator is stuck until the second final has been published
+        await held[0].wait()
+        return fn()
 
-        async def slow(fn):  # the translator is stuck until the second final has been published
-            await held.wait()
-            return fn()
+    def hold_until_second_final(bus) -> None:
+        held.append(asyncio.Event())
+        bus.listen(lambda ev: held[0].set() if isinstance(ev, FinalTranscript) and ev.text == lines[1].text else None)
 
-        stage = TranslationStage(TranslationRouter([FakeTranslator()]), bus, conv, run=slow)
-        path = SpeechPath(cfg, bus, FakeRecogniser(lines), fakes.scorer_factory, conv, run=fakes.inline,
-                          on_final=stage.submit_final)
-        serving = asyncio.create_task(stage.serve())
-
-        def release(ev):
-            if isinstance(ev, FinalTranscript) and ev.text == lines[1].text:
-                held.set()
-
-        bus.listen(release)
-        await path.run([ScriptedSource(Side.CUSTOMER, audio)])
-        await stage.drain()
-        stage.close()
-        await serving
-        await path.close()
-        return events
-
-    events = asyncio.run(asyncio.wait_for(main(), 20))
+    events = drive(cfg, FakeRecogniser(lines), [ScriptedSource(Side.CUSTOMER, audio)], translate_run=slow,
+                   on_bus=hold_until_second_final)
     kinds = [(type(e).__name__, getattr(e, "text", None)) for e in events
              if isinstance(e, (FinalTranscript, Translation))]
     assert kinds == [("FinalTranscript", "Good morning."), ("FinalTranscript", "I would like to open an account."),
@@ -209,27 +217,8 @@ def run_conversation(name: str, *, partials: bool) -> list[dict]:
     cfg = CFG.model_copy(update={"asr": CFG.asr.model_copy(update={"partials": partials, "partial_interval_s": 0.5}),
                                  "translation": CFG.translation.model_copy(update={"partial_interval_s": 0.0})})
 
-    async def main():
-        bus = EventBus()
-        bus.bind(asyncio.get_running_loop())
-        conv = Conversation.from_config(cfg)
-        bus.listen(conv.apply, Order.DOMAIN)
-        events: list[Event] = []
-        bus.listen(events.append)
-        stage = TranslationStage.from_config(cfg, TranslationRouter([FakeTranslator()]), bus, conv, run=fakes.inline,
-                                             clock=lambda: 0.0)
-        path = SpeechPath(cfg, bus, FakeRecogniser(SCRIPT, fail_on=failing), fakes.scorer_factory, conv,
-                          run=fakes.inline, on_final=stage.submit_final, on_committed=stage.submit_committed,
-                          on_speculative=stage.submit_speculative)
-        serving = asyncio.create_task(stage.serve())
-        await path.run([ScriptedSource(Side.TELLER, teller_audio), ScriptedSource(Side.CUSTOMER, customer_audio)])
-        await stage.drain()
-        stage.close()
-        await serving
-        await path.close()
-        return events
-
-    events = asyncio.run(asyncio.wait_for(main(), 30))
+    events = drive(cfg, FakeRecogniser(SCRIPT, fail_on=failing),
+                   [ScriptedSource(Side.TELLER, teller_audio), ScriptedSource(Side.CUSTOMER, customer_audio)])
     return [record(e) for e in events]
 
 
@@ -273,26 +262,7 @@ def test_dropped_utterances_say_why():
 def run_one_side(audio: np.ndarray, lines, cfg=CFG) -> tuple[list[Event], FakeRecogniser]:
     cfg = cfg.model_copy(update={"asr": cfg.asr.model_copy(update={"partials": False})})
     rec = FakeRecogniser(lines)
-
-    async def main():
-        bus = EventBus()
-        bus.bind(asyncio.get_running_loop())
-        conv = Conversation.from_config(cfg)
-        bus.listen(conv.apply, Order.DOMAIN)
-        events: list[Event] = []
-        bus.listen(events.append)
-        stage = TranslationStage.from_config(cfg, TranslationRouter([FakeTranslator()]), bus, conv, run=fakes.inline)
-        path = SpeechPath(cfg, bus, rec, fakes.scorer_factory, conv, run=fakes.inline, on_final=stage.submit_final,
-                          on_speculative=stage.submit_speculative)
-        serving = asyncio.create_task(stage.serve())
-        await path.run([ScriptedSource(Side.CUSTOMER, audio)])
-        await stage.drain()
-        stage.close()
-        await serving
-        await path.close()
-        return events
-
-    return asyncio.run(asyncio.wait_for(main(), 20)), rec
+    return drive(cfg, rec, [ScriptedSource(Side.CUSTOMER, audio)]), rec
 
 
 def test_speculation_at_the_end_of_speech_is_the_final_without_a_second_decode():

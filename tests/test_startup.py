@@ -75,12 +75,11 @@ class Boom(RuntimeError):
 
 def test_a_cuda_failure_while_loading_retries_on_the_cpu(tmp_path, monkeypatch):
     from kiosk.app import KioskApp
-    from kiosk.core import compute
     from kiosk.core.compute import ComputePlan
     from kiosk.core.errors import ErrorCode
-    from kiosk.speech import asr
+    from kiosk.speech import recognisers
 
-    monkeypatch.setattr(compute, "plan_for", lambda *_a, **_k: ComputePlan("cuda", "float16", 2))
+    monkeypatch.setattr(recognisers, "plan_for", lambda *_a, **_k: ComputePlan("cuda", "float16", 2))
     tried: list[str] = []
 
     class Engine(FakeRecogniser):
@@ -94,11 +93,11 @@ def test_a_cuda_failure_while_loading_retries_on_the_cpu(tmp_path, monkeypatch):
                 raise Boom("Library libcublas.so.12 is not found or cannot be loaded")
             return 0.0
 
-    def load(cfg, *, model_dir=None, plan=None):
+    def load(cfg, *, model_dir=None, plan=None, name=None):
         tried.append(plan.device)
         return Engine(plan.device)
 
-    monkeypatch.setattr(asr, "load_configured", load)
+    monkeypatch.setattr(recognisers, "load_configured", load)
     loaded = site(tmp_path)
     kiosk = KioskApp(loaded.config, loaded=loaded, record_events=True, out=io.StringIO())
     kiosk.bus.listen(lambda e: kiosk.request_stop() if isinstance(e, Lifecycle) and e.phase == "ready" else None)
@@ -141,3 +140,23 @@ def test_closing_the_window_exits_non_zero(tmp_path):
 
     kiosk.bus.listen(close_when_ready)
     assert asyncio.run(asyncio.wait_for(kiosk.run(), 60)) == EXIT_CLOSED != 0
+
+
+def test_inference_threads_run_at_background_priority():
+    """Model loading and decoding threads yield the CPU to the render loop (their CTranslate2 workers inherit it)."""
+    import os
+    import threading
+
+    from kiosk.core.compute import BACKGROUND_NICE, background_priority
+
+    seen = {}
+
+    def worker():
+        background_priority()
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["nice"] >= BACKGROUND_NICE
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < BACKGROUND_NICE  # the caller is untouched

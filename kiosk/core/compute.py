@@ -49,3 +49,56 @@ def plan_for(requested_device: str, requested_type: str, threads: int) -> Comput
     if plan.fallback:
         log.warning("compute fallback: %s", plan.fallback)
     return plan
+
+
+BACKGROUND_NICE = 5
+
+
+def background_priority(nice: int = BACKGROUND_NICE) -> bool:
+    """Lower the calling thread's CPU priority (Linux threads have their own nice value). Call it in the threads
+    that load models and run inference: CTranslate2's worker threads are created by — and inherit the priority of —
+    the thread that constructs the model, so recognition and translation yield the CPU to the render loop (the glass
+    stays smooth on a 2-core kiosk) without being slowed when the CPU is otherwise idle."""
+    import threading
+
+    try:
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        return True
+    except (OSError, AttributeError):  # not Linux, or not allowed: run at normal priority
+        return False
+
+
+def available_memory(device: str) -> int | None:
+    """Bytes free for models on `device`: the first GPU's free memory (nvidia-smi) on CUDA, MemAvailable on the
+    CPU; None when it cannot be told."""
+    if device == "cuda":
+        import shutil
+        import subprocess
+
+        if not shutil.which("nvidia-smi"):
+            return None
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.free", "--format=csv,noheader,nounits"],
+                                 capture_output=True, text=True, timeout=5).stdout.split()
+            return int(out[0]) << 20 if out else None
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return None
+    try:
+        for line in open("/proc/meminfo", encoding="ascii"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) << 10
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def gpu_reason(e: BaseException) -> str:
+    """A short, bounded description of a GPU failure for the screen (no paths, no payload)."""
+    msg = str(e).lower()
+    for needle, what in (("out of memory", "out of memory"), ("cublas", "cuBLAS missing"), ("cudnn", "cuDNN missing"),
+                         ("cuda driver", "driver"), ("cuda", "CUDA error")):
+        if needle in msg:
+            return what
+    return type(e).__name__

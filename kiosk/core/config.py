@@ -125,8 +125,14 @@ class VadSection(_Frozen):
     pad_ms: int = Field(300, ge=0, le=1000)
 
 
+class AsrSideSection(_Frozen):
+    model: str = Field("", description="this side's recogniser; '' = asr.model (one model shared, loaded once)")
+
+
 class AsrSection(_Frozen):
     model: str = "whisper-base"
+    teller: AsrSideSection = AsrSideSection()
+    customer: AsrSideSection = AsrSideSection()
     device: Literal["auto", "cuda", "cpu"] = "auto"
     compute_type: Literal["auto", "int8", "int8_float16", "int8_float32", "float16", "float32"] = "auto"
     beam_size: int = Field(1, ge=1, le=10)
@@ -145,6 +151,10 @@ class AsrSection(_Frozen):
     bias_languages: tuple[str, ...] = ("zh", "ja", "ko")  # measured: helps CJK homophones, leaks into English
     initial_prompts: dict[str, str] = Field(default_factory=lambda: {"zh": "以下是普通话的句子。"})
 
+    def model_for(self, side: Side) -> str:
+        """The recogniser named for `side` (asr.teller.model / asr.customer.model, else asr.model)."""
+        return (self.teller if side is Side.TELLER else self.customer).model or self.model
+
 
 class TranslationSection(_Frozen):
     models: tuple[str, ...] = Field((), description="provisioned NMT model names in the model cache")
@@ -158,6 +168,8 @@ class TranslationSection(_Frozen):
     glossary_file: Path | None = None
     pivot: bool = True
     whisper_to_english: bool = True
+    llm_model: str = ""  # a provisioned instruction-tuned LLM as a translator after NMT; "" = off
+    llm_max_tokens: int = Field(96, ge=8, le=512)
     translate_partials: bool = True  # translate the committed prefix while the person speaks (text paths only)
     partial_interval_s: float = Field(1.5, ge=0.5, le=10.0)
 

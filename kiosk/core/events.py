@@ -43,6 +43,7 @@ class TranslationPath(StrEnum):
     PIVOT = "pivot"
     WHISPER = "whisper-st"
     PHRASE_MEMORY = "phrase-memory"
+    LLM = "llm"  # a technician-provisioned instruction-tuned LLM (off by default)
     NONE = "none"
 
 

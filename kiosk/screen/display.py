@@ -52,6 +52,7 @@ PATH_MARK = {
     TranslationPath.PIVOT: "MT·EN",
     TranslationPath.WHISPER: "ST",
     TranslationPath.PHRASE_MEMORY: "PM",
+    TranslationPath.LLM: "LLM",
 }
 
 def ensure_video_driver() -> str:

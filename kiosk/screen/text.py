@@ -10,12 +10,11 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..core.errors import ErrorCode, KioskError
-from ..core.scripts import is_rtl, script_of  # noqa: F401  (re-exported for the renderer)
+from ..core.scripts import script_of
 
 log = logging.getLogger(__name__)
 

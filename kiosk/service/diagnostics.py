@@ -10,9 +10,9 @@ import json
 import platform
 import socket
 import time
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -175,26 +175,37 @@ def check_models(ctx: "Context") -> list[CheckResult]:
     from ..translation.router import build_router
     from ..core.events import TranslationPath
 
+    from ..speech.recognisers import side_models
+
     cfg = ctx.cfg
     store = ModelStore(cfg.models.resolved_cache())
     out = []
-    t0 = time.perf_counter()
-    try:
-        model_dir = store.verify(cfg.asr.model, full=ctx.full)
-        out.append(CheckResult("models", f"files {cfg.asr.model}", "pass", detail={"hashes": "verified" if ctx.full else "size+marker"},
-                               seconds=time.perf_counter() - t0))
-    except KioskError as e:
-        out.append(CheckResult("models", f"files {cfg.asr.model}", "fail", f"{e.message}: {e.hint}" if e.hint else e.message))
-        model_dir = None
+    names = side_models(cfg)
+    customer = names[Side.CUSTOMER]
+    model_dir = None
+    for name in dict.fromkeys(names.values()):
+        t0 = time.perf_counter()
+        try:
+            path = store.verify(name, full=ctx.full)
+            out.append(CheckResult("models", f"files {name}", "pass", detail={"hashes": "verified" if ctx.full else "size+marker"},
+                                   seconds=time.perf_counter() - t0))
+            model_dir = path if name == customer else model_dir
+        except KioskError as e:
+            out.append(CheckResult("models", f"files {name}", "fail", f"{e.message}: {e.hint}" if e.hint else e.message))
+    out += check_recognisers_fit(cfg, store)
     engine = None
-    if ctx.live is not None:  # the running kiosk's recogniser: report it, do not load another
-        engine = ctx.live.transcriber
-        inner = getattr(engine, "engine", engine)
-        plan = getattr(inner, "plan", None)
-        out.append(CheckResult("models", f"recogniser {cfg.asr.model}", "pass" if engine is not None else "fail",
-                               "" if engine is not None else "the recogniser is not loaded: see the error on the glass",
-                               {"device": getattr(plan, "device", ""), "compute_type": getattr(plan, "compute_type", ""),
-                                "fell_back_to_cpu": bool(getattr(engine, "fell_back", False))}))
+    if ctx.live is not None:  # the running kiosk's recognisers: report them, do not load another
+        loaded = ctx.live.transcriber
+        rows = ({f"{side} {names[side]}": e for side, e in loaded.items()} if isinstance(loaded, dict)
+                else {customer: loaded})  # one row per loaded recogniser
+        for row, engine in rows.items():
+            inner = getattr(engine, "engine", engine)
+            plan = getattr(inner, "plan", None)
+            out.append(CheckResult("models", f"recogniser {row}", "pass" if engine is not None else "fail",
+                                   "" if engine is not None else "the recogniser is not loaded: see the error on the glass",
+                                   {"device": getattr(plan, "device", ""), "compute_type": getattr(plan, "compute_type", ""),
+                                    "model": getattr(inner, "model_dir", Path()).name,
+                                    "fell_back_to_cpu": bool(getattr(engine, "fell_back", False))}))
         engine = None
     elif model_dir is not None and ctx.asr_self_test:
         from ..speech.asr import DecodeOptions, load_configured
@@ -202,7 +213,7 @@ def check_models(ctx: "Context") -> list[CheckResult]:
         from ..translation.glossary import recognition_prompts
 
         t0 = time.perf_counter()
-        engine = ctx.engine = load_configured(cfg, model_dir=model_dir)
+        engine = ctx.engine = load_configured(cfg, model_dir=model_dir, name=customer)
         load_s = time.perf_counter() - t0
         clip, lang, expected = SELF_TEST
         audio = read_audio_file(PROJECT_ROOT / "assets" / "demo" / clip)
@@ -238,6 +249,35 @@ def check_models(ctx: "Context") -> list[CheckResult]:
             else:
                 out.append(CheckResult("models", f"translation {src}→{tgt}", "fail",
                                        f"no model for pair {src}→{tgt}: `kiosk models add DIR`"))
+    return out
+
+
+def check_recognisers_fit(cfg, store) -> list[CheckResult]:
+    """Whether the recognisers of both sides fit in memory on the ASR device (estimated from their model.bin, no
+    model loaded) and know the languages spoken on their side."""
+    from ..core.compute import available_memory, plan_for
+    from ..speech.recognisers import check_memory, describe, language_problems, side_models
+
+    try:
+        recs = {side: describe(store, name) for side, name in side_models(cfg).items()}
+    except KioskError:
+        return []  # the files check above already says what is wrong
+    out = []
+    for side, problem in language_problems(cfg, recs).items():
+        out.append(CheckResult("models", f"languages {side}", "fail" if side is Side.TELLER else "warn",
+                               problem + (": the kiosk would use the customers' recogniser for both sides"
+                                          if side is Side.TELLER else "")))
+    plan = plan_for(cfg.asr.device, cfg.asr.compute_type, cfg.asr.threads)
+    mem = check_memory(recs, plan, available_memory(plan.device))
+    detail = {"device": plan.device, "compute_type": plan.compute_type, "needs_mb": {k: v >> 20 for k, v in mem.needs.items()},
+              "total_mb": mem.total >> 20, "free_mb": None if mem.available is None else mem.available >> 20}
+    two = len(mem.needs) > 1
+    if mem.fits:
+        out.append(CheckResult("models", "recognisers fit in memory", "pass", mem.describe(), detail))
+    else:
+        out.append(CheckResult("models", "recognisers fit in memory", "warn" if two else "fail",
+                               mem.describe() + (": the kiosk would use the customers' recogniser for both sides"
+                                                 if two else ": choose a smaller model or compute type"), detail))
     return out
 
 

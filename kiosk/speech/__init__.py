@@ -1,7 +1,8 @@
 """Speech: from microphone samples to transcript events.
 
 Owns: audio sources (`audio`), voice activity detection and the pure segmenter (`vad`), the Whisper recogniser on
-CTranslate2 (`asr`), the LocalAgreement policy for live partials (`agreement`), hallucination guards (`guards`),
+CTranslate2 (`asr`), which recogniser serves which side and whether they fit in memory (`recognisers`), the
+LocalAgreement policy for live partials (`agreement`), hallucination guards (`guards`),
 and the staged speech path: per-side segmenting (`segmenting`) → one inference scheduler for the shared recogniser
 (`scheduler`) → recognition results as events (`recognition`), composed in `path`.
 

@@ -7,6 +7,7 @@ must restrict detection to the branch's languages), and the encoder window can b
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -56,6 +57,7 @@ class DecodeOptions:
 
 class Transcriber(ABC):
     busy: bool = False
+    can_translate: bool = True  # Whisper's task="translate" is meaningful (multilingual, not language-restricted)
 
     @abstractmethod
     def transcribe(
@@ -89,10 +91,32 @@ def context_frames(n_frames: int, min_context_s: float) -> int:
     return min(FULL_WINDOW_FRAMES, want)
 
 
-class WhisperEngine(Transcriber):
-    """One loaded Whisper model; thread-safe (one decode at a time, the model is shared by both sides)."""
+def feature_options(model_dir: Path) -> dict[str, int]:
+    """The feature extractor's settings from `preprocessor_config.json` when the model has one (large-v3 and
+    turbo: 128 mel bins); Whisper's defaults otherwise."""
+    path = Path(model_dir) / "preprocessor_config.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        opts = {k: int(data[k]) for k in ("feature_size", "sampling_rate", "hop_length", "chunk_length", "n_fft")
+                if k in data}
+    except (ValueError, TypeError, OSError) as e:
+        raise KioskError(ErrorCode.MODEL_CORRUPT, f"{path}: not a Whisper preprocessor config ({e})") from None
+    if opts.get("sampling_rate", SAMPLE_RATE) != SAMPLE_RATE:
+        raise KioskError(ErrorCode.MODEL_CORRUPT, f"{path}: sampling_rate {opts['sampling_rate']}, the kiosk "
+                                                  f"records at {SAMPLE_RATE} Hz")
+    return opts
 
-    def __init__(self, model_dir: Path, plan: ComputePlan, *, beam_size: int = 1, min_context_s: float = 30.0) -> None:
+
+class WhisperEngine(Transcriber):
+    """One loaded Whisper model; thread-safe (one decode at a time; one object when both sides share the model).
+
+    `languages` restricts the model to the languages it was provisioned for (a model fine-tuned for Mandarin):
+    detection only chooses among them, and it never runs Whisper's speech translation."""
+
+    def __init__(self, model_dir: Path, plan: ComputePlan, *, beam_size: int = 1, min_context_s: float = 30.0,
+                 languages: Sequence[str] | None = None) -> None:
         import ctranslate2
         import tokenizers
         from faster_whisper.feature_extractor import FeatureExtractor
@@ -101,6 +125,7 @@ class WhisperEngine(Transcriber):
         self.model_dir = Path(model_dir)
         self.beam_size = beam_size
         self.min_context_s = min_context_s
+        feature_opts = feature_options(self.model_dir)
         self._lock = threading.Lock()
         t0 = time.perf_counter()
         try:
@@ -112,7 +137,13 @@ class WhisperEngine(Transcriber):
             raise KioskError(ErrorCode.MODEL_LOAD_FAILED, f"cannot load Whisper from {model_dir}: {e}",
                              hint="run `kiosk models verify`") from None
         self.load_s = time.perf_counter() - t0
-        self.features = FeatureExtractor(feature_size=self.model.n_mels)
+        if feature_opts.get("feature_size", self.model.n_mels) != self.model.n_mels:
+            raise KioskError(ErrorCode.MODEL_CORRUPT, f"{model_dir}: preprocessor_config.json has feature_size "
+                                                      f"{feature_opts['feature_size']}, the model {self.model.n_mels} mel bins")
+        self.features = FeatureExtractor(**{**feature_opts, "feature_size": self.model.n_mels})
+        if not self.model.is_multilingual:
+            languages = ("en",)  # an English-only model (*.en)
+        self.languages = tuple(languages) if languages else None
         self._tokenizers: dict[tuple[str, str], object] = {}
         log.info("whisper loaded on %s/%s in %.2fs", plan.device, plan.compute_type, self.load_s)
 
@@ -134,6 +165,10 @@ class WhisperEngine(Transcriber):
     def busy(self) -> bool:
         return self._lock.locked()
 
+    @property
+    def can_translate(self) -> bool:
+        return self.languages is None
+
     def _encode(self, audio: np.ndarray, context_s: float | None = None):
         import ctranslate2
 
@@ -153,6 +188,10 @@ class WhisperEngine(Transcriber):
     ) -> AsrResult:
         opts = options or DecodeOptions()
         language = language or opts.language
+        if self.languages is not None and language is None:
+            languages = [lang for lang in languages if lang in self.languages] or list(self.languages)
+            if len(languages) == 1:
+                language = languages[0]  # nothing to detect
         audio = np.asarray(audio, dtype=np.float32)
         audio_s = len(audio) / SAMPLE_RATE
         t0 = time.perf_counter()
@@ -206,16 +245,21 @@ class WhisperEngine(Transcriber):
         )
 
 
-def load_configured(cfg, *, model_dir: Path | None = None, plan: ComputePlan | None = None) -> WhisperEngine:
-    """The configured Whisper model (size and marker check, as at start) on the configured device, with the
-    configured beam and encoder window."""
+def load_configured(cfg, *, model_dir: Path | None = None, plan: ComputePlan | None = None,
+                    name: str | None = None) -> WhisperEngine:
+    """A Whisper model from the cache (size and marker check, as at start) — `name`, else `asr.model` — on the
+    configured device, with the configured beam and encoder window and the languages it was provisioned for."""
     from ..core.compute import plan_for
     from ..core.models import ModelStore
 
+    store = ModelStore(cfg.models.resolved_cache())
+    name = name or cfg.asr.model
     if model_dir is None:
-        model_dir = ModelStore(cfg.models.resolved_cache()).verify(cfg.asr.model, full=False)
+        model_dir = store.verify(name, full=False)
     plan = plan or plan_for(cfg.asr.device, cfg.asr.compute_type, cfg.asr.threads)
-    return WhisperEngine(model_dir, plan, beam_size=cfg.asr.beam_size, min_context_s=cfg.asr.min_context_s)
+    languages = store.record(name).get("meta", {}).get("languages") if Path(model_dir) == store.path(name) else None
+    return WhisperEngine(model_dir, plan, beam_size=cfg.asr.beam_size, min_context_s=cfg.asr.min_context_s,
+                         languages=languages)
 
 
 class FallbackTranscriber(Transcriber):
@@ -232,6 +276,10 @@ class FallbackTranscriber(Transcriber):
     @property
     def busy(self) -> bool:
         return self.engine.busy
+
+    @property
+    def can_translate(self) -> bool:
+        return self.engine.can_translate
 
     def warmup(self) -> float:
         return getattr(self.engine, "warmup", lambda: 0.0)()

@@ -174,14 +174,20 @@ class InferenceScheduler:
         return await self._submit(Job(JobKind.SPEECH_TRANSLATION, side, audio, (source,), None, task="translate",
                                       language=source))
 
-    def transcriber_for_translation(self) -> "ScheduledTranscriber":
-        """A Transcriber for the translation stage's worker thread whose decodes queue here like any other."""
-        return ScheduledTranscriber(self)
+    def transcriber_for_translation(self) -> "ScheduledTranscriber | None":
+        """A Transcriber for the translation stage's worker thread whose decodes queue here like any other, served
+        by a recogniser that can translate (the customers' first: a teller's model restricted to the teller's
+        language cannot); None when neither can."""
+        side = next((s for s in (Side.CUSTOMER, Side.TELLER) if self.transcribers[s].can_translate), None)
+        return ScheduledTranscriber(self, side) if side is not None else None
 
     # ---- the worker ---------------------------------------------------------------------------------------------
     async def _in_thread(self, fn: Callable[[], AsrResult]) -> AsrResult:
         if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="asr")
+            from ..core.compute import background_priority
+
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="asr",
+                                                                   initializer=background_priority)
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def serve(self) -> None:

@@ -221,8 +221,10 @@ class TranslationRouter:
         return TranslationOutcome(text, path, note="; ".join(notes), verified=verified)
 
 
-def build_router(cfg, transcriber: Transcriber | None, registry: NmtRegistry | None = None) -> TranslationRouter:
-    """The router for a kiosk config: phrase memory, the provisioned NMT models, and Whisper speech translation."""
+def build_router(cfg, transcriber: Transcriber | None, registry: NmtRegistry | None = None,
+                 llm: Translator | None = None) -> TranslationRouter:
+    """The router for a kiosk config: phrase memory, the provisioned NMT models, a provisioned LLM (`llm`, a
+    `translation.llm.LlmTranslator`, when one is configured), and Whisper speech translation."""
     from .glossary import Glossary, default_glossary
     from .phrases import PhraseMemory, default_memory, load_phrases
 
@@ -237,6 +239,8 @@ def build_router(cfg, transcriber: Transcriber | None, registry: NmtRegistry | N
     chain += [NmtTranslator(registry, glossary, multilingual=False), NmtTranslator(registry, glossary, multilingual=True)]
     if tcfg.pivot:
         chain.append(PivotTranslator(registry, glossary))
+    if llm is not None:
+        chain.append(llm)
     if tcfg.phrase_memory:
         chain.append(PhraseMemoryTranslator(memory, partial=True))
     if transcriber is not None and tcfg.whisper_to_english:

@@ -137,7 +137,10 @@ class TranslationStage:
 
     async def _in_thread(self, fn: Callable[[], TranslationOutcome]) -> TranslationOutcome:
         if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mt")
+            from ..core.compute import background_priority
+
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mt",
+                                                                   initializer=background_priority)
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def serve(self) -> None:
