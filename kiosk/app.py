@@ -28,11 +28,13 @@ from .core.events import (
     Event,
     FinalTranscript,
     Lifecycle,
+    ModelLoaded,
     SourceFinished,
     SpeechEnded,
     SpeechStarted,
     Translation,
 )
+from . import __version__
 from .core.privacy import mask_text
 from .screen.scene import SceneState
 
@@ -71,6 +73,9 @@ def format_event(ev: Event, t0: float) -> str | None:
         return f"{t} {ev.side:<8} microphone {ev.status}" + (f" ({ev.detail})" if ev.detail else "")
     if isinstance(ev, Lifecycle):
         return f"{t} {'kiosk':<8} {ev.phase}" + (f" ({ev.detail})" if ev.detail else "")
+    if isinstance(ev, ModelLoaded):
+        return f"{t} {'models':<8} {ev.model} ready in {ev.load_s:.2f}s" + (
+            f" (warm-up {ev.warmup_s:.2f}s)" if ev.warmup_s else "")
     return None
 
 
@@ -110,6 +115,11 @@ class KioskApp:
 
         self.live = LiveState()  # what diagnostics read in a running kiosk
         self.bus.listen(self.live.on_event, Order.OBSERVER)
+        from .branch.metrics import Metrics, volumes_from_config
+
+        self.metrics = Metrics(volumes=volumes_from_config(cfg), version=__version__)  # fleet telemetry
+        self.bus.listen(self.metrics.on_event, Order.OBSERVER)
+        self._metrics_server = None
         # tests and benches read the whole event stream; a kiosk in service keeps no history of what was said
         self.events: list[Event] = []
         self.record_events = record_events
@@ -127,15 +137,21 @@ class KioskApp:
     # ---- construction of the heavy parts -------------------------------------------------------------------
     def _load_transcriber(self):
         """One recogniser shared by both sides, or {side: recogniser} (asr.teller.model / asr.customer.model)."""
+        def loaded(name: str, load_s: float, warmup_s: float = 0.0) -> None:  # called from the loading thread
+            self.bus.publish_threadsafe(ModelLoaded(model=name, kind="asr", load_s=load_s, warmup_s=warmup_s))
+
         if self._transcriber_factory is not None:
-            return self._transcriber_factory()
+            t0 = time.perf_counter()
+            engine = self._transcriber_factory()
+            loaded(self.cfg.asr.model, time.perf_counter() - t0)
+            return engine
         from .core.errors import ErrorCode
         from .speech.recognisers import load_recognisers
 
         def problem(why: str) -> None:  # called from the loading thread
             self.bus.publish_threadsafe(ErrorEvent(stage="models", code=ErrorCode.MODEL_LOAD_FAILED, message=why))
 
-        return load_recognisers(self.cfg, on_fallback=self._gpu_fallback, on_problem=problem)
+        return load_recognisers(self.cfg, on_fallback=self._gpu_fallback, on_problem=problem, on_loaded=loaded)
 
     @staticmethod
     def _background(load):
@@ -144,6 +160,39 @@ class KioskApp:
 
         background_priority()
         return load()
+
+    def _serve_metrics(self, loop) -> None:
+        """Fleet telemetry: the bus feeds the metrics; a scrape snapshots the live parts on this loop."""
+        self.metrics.watch(self.live.snapshot, loop)
+        port = self.cfg.telemetry.metrics_port
+        if port:
+            try:
+                self._metrics_server = self.metrics.serve(port)
+            except OSError as e:  # the port is taken: the kiosk still serves its customers
+                self.bus.publish(ErrorEvent(stage="telemetry", code=ErrorCode.TELEMETRY_FAILED,
+                                            message=f"telemetry.metrics_port: cannot serve on 127.0.0.1:{port}: {e}"))
+
+    def _stop_metrics(self) -> None:
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server = None
+
+    def _broker_state(self, up: bool | None) -> None:
+        """The staff broker link as a device (metrics, the teller's notices, diagnostics); None = connecting.
+        Called from the MQTT client's thread; the link closing at shutdown is no fault."""
+        from .branch.metrics import BROKER
+        from .core.events import DeviceStatus
+
+        if up is None:
+            self.bus.publish(DeviceState(device=BROKER, status=DeviceStatus.CONNECTING))
+            return
+        if not up and self._stop.is_set():
+            return
+        status, detail = (DeviceStatus.OK, "") if up else (DeviceStatus.DISCONNECTED, "staff messages wait in the outbox")
+        try:
+            self.bus.publish_threadsafe(DeviceState(device=BROKER, status=status, detail=detail))
+        except RuntimeError:  # the loop has closed (shutting down)
+            pass
 
     def _gpu_fallback(self, why: str) -> None:  # called from a worker thread
         self.bus.publish_threadsafe(ErrorEvent(stage="compute", code=ErrorCode.GPU_FALLBACK, message=why))
@@ -191,6 +240,7 @@ class KioskApp:
         loop = asyncio.get_running_loop()
         self.bus.bind(loop)
         self.bus.listen(self._on_event, Order.OBSERVER)
+        self._serve_metrics(loop)
         stop = asyncio.Event()
         self._loop, self._stop = loop, stop
         self._first_frame = asyncio.Event()
@@ -204,6 +254,7 @@ class KioskApp:
         display = Display(Renderer(self.cfg.display, self.cfg.privacy), self.scene, fps=self.cfg.display.fps,
                           fullscreen=self.cfg.display.fullscreen)
         display.open()
+        self.live.display = display
         # the render loop tells systemd READY=1 after its first frame and feeds the watchdog from then on, while
         # the models load; the attract screen says the kiosk is starting
         self.bus.publish(Lifecycle(phase="starting"))
@@ -227,6 +278,8 @@ class KioskApp:
                                         else f"the recogniser could not start ({gpu_reason(e)})"))
         registry, nmt_errors = await loading_nmt
         self.live.nmt_registry = registry
+        for m in registry.models:
+            self.bus.publish(ModelLoaded(model=m.info.name, kind="mt", load_s=m.load_s))
         llm = None
         if self.cfg.translation.llm_model:  # off by default
             from .translation.llm import LlmTranslator, load_configured as load_llm
@@ -272,12 +325,12 @@ class KioskApp:
             self.screenshots.append(display.save(self.screenshot_dir / "999-final.png"))
         self.display_stats = {"frames": display.frames, "frame_times": list(display.frame_times)}
         display.close()
+        await asyncio.to_thread(self._stop_metrics)
         return 2 if failed_demo else EXIT_CLOSED if self._closed else 0
 
     async def _start_branch(self) -> dict:
-        """Metrics, devices, ticket store, staff link, branch service, service mode, control socket, demo script."""
+        """Devices, ticket store, staff link, branch service, service mode, control socket, demo script."""
         from .branch.devices import DeviceHub
-        from .branch.metrics import Metrics
         from .branch.service import BranchService
         from .branch.staff import StaffNotifier, topic_prefix
         from .branch.tickets import TicketStore, businesses_from_config
@@ -285,10 +338,6 @@ class KioskApp:
         from .service.mode import ServiceMode
 
         cfg = self.cfg
-        self.metrics = Metrics()
-        self.bus.listen(self.metrics.on_event, Order.OBSERVER)
-        if cfg.telemetry.metrics_port:
-            self._metrics_server = self.metrics.serve(cfg.telemetry.metrics_port)
         hub = self.hub = DeviceHub(cfg, self.bus)
         hub.start()
         store = TicketStore(cfg.queue.database.expanduser(), businesses_from_config(cfg), topic_prefix=topic_prefix(cfg))
@@ -296,9 +345,11 @@ class KioskApp:
         notifier = self.notifier = None
         if cfg.staff.mqtt_host:
             notifier = self.notifier = StaffNotifier(store, cfg.staff.mqtt_host, cfg.staff.mqtt_port, topic_prefix(cfg),
-                                                     heartbeat_s=cfg.staff.heartbeat_s).start()
+                                                     heartbeat_s=cfg.staff.heartbeat_s, on_state=self._broker_state)
+            self._broker_state(None)
+            notifier.start()
         self.branch = BranchService(cfg, self.bus, store, hub=hub, notifier=notifier, conversation=self.conversation)
-        self.live.hub, self.live.notifier = hub, notifier
+        self.live.hub, self.live.notifier, self.live.store = hub, notifier, store
         self.service_mode = ServiceMode(self.loaded, self.bus, live=self.live)
         control = ControlServer(cfg.diagnostics.resolved_control_socket(), self.loaded, self.live)
         await control.start()
@@ -365,6 +416,7 @@ class KioskApp:
         await asyncio.to_thread(parts["hub"].stop)
         if parts["notifier"] is not None:
             await asyncio.to_thread(parts["notifier"].stop)
+        self.live.store = None
         parts["store"].close()
         await asyncio.sleep(0)  # deliver the devices' last state events
 

@@ -586,6 +586,24 @@ def _gpu_memory() -> str | None:
         return None
 
 
+def link_faults(events) -> dict[str, dict[str, int]]:
+    """Pure: per device — the staff broker link included (device "broker") — how often it was seen going down
+    (DISCONNECTED after being up) and coming back (OK after being down)."""
+    from .core.events import DeviceState, DeviceStatus
+
+    out: dict[str, dict[str, int]] = {}
+    up: dict[str, bool] = {}
+    for e in events:
+        if not isinstance(e, DeviceState) or e.status not in (DeviceStatus.OK, DeviceStatus.DISCONNECTED):
+            continue
+        seen = out.setdefault(e.device, {"disconnects": 0, "recoveries": 0})
+        now_up = e.status is DeviceStatus.OK
+        if e.device in up and up[e.device] != now_up:
+            seen["recoveries" if now_up else "disconnects"] += 1
+        up[e.device] = now_up
+    return out
+
+
 def soak(minutes: float, out_every_s: float = 10.0, speed: float = 2.0) -> dict[str, Any]:
     """Accelerated soak: the demo conversation replayed as fast as the machine allows, over and over, with card
     reads, taps, unplug/replug of the readers and (when mosquitto is installed) broker restarts; samples RSS,
@@ -602,7 +620,7 @@ def soak(minutes: float, out_every_s: float = 10.0, speed: float = 2.0) -> dict[
     from .speech.audio import FileSource
     from .core.config import Side
     from .democlips import build
-    from .core.events import DeviceState, DeviceStatus, FinalTranscript, TicketIssued
+    from .core.events import FinalTranscript, TicketIssued
 
     from hardware.emulators import forget_emulator, get_emulator
     from hardware.idcard.emulator import specimen_card
@@ -699,16 +717,17 @@ def soak(minutes: float, out_every_s: float = 10.0, speed: float = 2.0) -> dict[
 
         stored = sqlite3.connect(tmp / "queue.sqlite3").execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
     issued = sum(isinstance(e, TicketIssued) for e in kiosk.events)
-    downs = sum(isinstance(e, DeviceState) and e.status is DeviceStatus.DISCONNECTED for e in kiosk.events)
-    ups = sum(isinstance(e, DeviceState) and e.status is DeviceStatus.OK for e in kiosk.events)
+    links = link_faults(kiosk.events)
     half = samples[len(samples) // 2 :]
     slope = 0.0
     if len(half) >= 2:
         xs = np.array([s["t"] for s in half]) - half[0]["t"]
         slope = float(np.polyfit(xs, [s["rss_mb"] for s in half], 1)[0] * 3600)
     return {"machine": machine(), "minutes": minutes, "speed": speed, "utterances": sum(isinstance(e, FinalTranscript) for e in kiosk.events),
-            "tickets_issued": issued, "tickets_stored": stored, "faults": faults, "disconnects_seen": downs,
-            "recoveries_seen": ups, "rss_slope_mb_per_hour_second_half": slope, "samples": samples}
+            "tickets_issued": issued, "tickets_stored": stored, "faults": faults,
+            "reader_unplugs": faults.count("idcard unplug"), "broker_restarts": faults.count("broker restart"),
+            "disconnects_seen": {d: v["disconnects"] for d, v in links.items()},
+            "recoveries_seen": {d: v["recoveries"] for d, v in links.items()}, "rss_slope_mb_per_hour_second_half": slope, "samples": samples}
 
 
 def _current_rss_mb() -> float:

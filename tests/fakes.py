@@ -89,13 +89,14 @@ class FakeRecogniser(Transcriber):
 class ScriptedSource(Source):
     """One side's audio, one frame per loop turn (so two sides interleave deterministically)."""
 
-    def __init__(self, side: Side, audio: np.ndarray) -> None:
+    def __init__(self, side: Side, audio: np.ndarray, speed: float = 1.0) -> None:
         self.side = side
         self.audio = audio.astype(np.float32)
+        self.speed = speed  # stamped as a file replayed at this pace would be (2 = twice speaking pace)
 
     async def frames(self) -> AsyncIterator[Frame]:
         for i in range(0, len(self.audio) - 511, 512):
-            yield Frame(self.audio[i : i + 512], i / SR)  # audio time: both sides start together
+            yield Frame(self.audio[i : i + 512], 1000.0 + i / SR / self.speed)  # both sides start together
             await asyncio.sleep(0)
 
 

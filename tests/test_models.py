@@ -90,21 +90,44 @@ def test_missing_and_corrupt_models_name_the_fix(tmp_path, fake_packages):
     store.verify("fake")
 
 
-def test_quick_verify_trusts_marker_full_verify_rehashes(tmp_path, fake_packages):
-    manifest, _ = fake_packages
-    store = ModelStore(tmp_path / "cache", manifest)
-    path = store.install("fake")
-    f = path / "model.bin"
+def _tamper_keeping_size_and_mtime(f):
+    import os
+
     st = f.stat()
     data = bytearray(f.read_bytes())
     data[5] ^= 1
     f.write_bytes(bytes(data))
-    import os
-
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and mtime: the marker still matches
-    store.verify("fake", full=False)
+
+
+def test_start_check_rehashes_within_its_budget(tmp_path, fake_packages):
+    """README › Models: at every start each model file is re-hashed, largest first, within a time budget; bit rot
+    or tampering that keeps the size and mtime is caught at the next start."""
+    manifest, _ = fake_packages
+    store = ModelStore(tmp_path / "cache", manifest)
+    path = store.install("fake")
+    _tamper_keeping_size_and_mtime(path / "model.bin")
+    with pytest.raises(KioskError) as e:
+        store.verify("fake", full=False)  # the start-up check (kiosk start, doctor)
+    assert e.value.code is ErrorCode.MODEL_CORRUPT and "model.bin" in str(e.value)
+
+
+def test_start_check_past_its_budget_trusts_only_an_unchanged_marker(tmp_path, fake_packages, caplog):
+    manifest, _ = fake_packages
+    store = ModelStore(tmp_path / "cache", manifest)
+    path = store.install("fake")
+    ticks = iter(range(100))  # every clock read is a second later: the budget is spent after the first file
+    clock = lambda: float(next(ticks))  # noqa: E731
+    _tamper_keeping_size_and_mtime(path / "config.json")  # the smaller file, checked last
+    with caplog.at_level("INFO"):
+        store.verify("fake", full=False, budget_s=1.0, clock=clock)  # model.bin hashed; config.json by its marker
+    assert "config.json checked by size and marker only" in caplog.text
     with pytest.raises(KioskError):
-        store.verify("fake", full=True)
+        store.verify("fake", full=True)  # `kiosk models verify` re-hashes everything
+    (path / "config.json").write_bytes(b'{"a": 2}')  # a changed file (new mtime) is hashed whatever the budget
+    ticks = iter(range(100))
+    with pytest.raises(KioskError):
+        store.verify("fake", full=False, budget_s=0.0, clock=clock)
 
 
 def test_missing_source_package_says_how_to_get_it(tmp_path):

@@ -300,7 +300,7 @@ def test_start_up_shares_the_customers_recogniser_when_the_tellers_cannot_serve(
     from kiosk.speech import recognisers
 
     loads: list[str] = []
-    monkeypatch.setattr(recognisers, "_load", lambda cfg, name, _cb: loads.append(name) or f"<{name}>")
+    monkeypatch.setattr(recognisers, "_load", lambda cfg, name, *_callbacks: loads.append(name) or f"<{name}>")
     problems: list[str] = []
     _, cfg = bank_config(bank)
     got = recognisers.load_recognisers(cfg, on_problem=problems.append)
@@ -315,7 +315,7 @@ def test_start_up_shares_the_customers_recogniser_when_the_tellers_cannot_serve(
     assert recognisers.load_recognisers(cfg, on_problem=problems.append) == "<whisper-base>"
     assert loads == ["whisper-base"] and "do not fit" in problems[-1] and "both sides use whisper-base" in problems[-1]
     monkeypatch.undo()
-    monkeypatch.setattr(recognisers, "_load", lambda cfg, name, _cb: f"<{name}>")
+    monkeypatch.setattr(recognisers, "_load", lambda cfg, name, *_callbacks: f"<{name}>")
 
     _, absent = bank_config(bank, teller="whisper-large-v3-zh")
     assert recognisers.load_recognisers(absent, on_problem=problems.append) == "<whisper-base>"

@@ -311,3 +311,23 @@ def test_speculation_can_be_switched_off():
     events, rec = run_one_side(timeline((0.5, tone(0, 7)), length_s=4.0), lines, cfg)
     assert [(f.text, f.speculated) for f in events if isinstance(f, FinalTranscript)] == [(lines[0].text, False)]
     assert not any(isinstance(e, Translation) and e.partial for e in events)
+
+
+@pytest.mark.parametrize("speed", [1.0, 2.0, 0.5])
+def test_bleed_and_latency_stamps_hold_at_any_replay_speed(speed):
+    """Files replayed faster or slower than speaking pace (the demo at --speed 2, the soak) keep the capture clock
+    and the stream clock apart: bleed is still decided on the same stretch of time, and the last word's capture time
+    is where the speech really ended."""
+    lines = [Line("please show me your ID card", "en")]
+    teller = timeline((0.5, tone(0, 6)), length_s=4.0)
+    customer = timeline((0.5, tone(0, 6, gain=0.2)), length_s=4.0)  # the teller, heard 14 dB down
+    cfg = CFG.model_copy(update={"asr": CFG.asr.model_copy(update={"partials": False})})
+    events = drive(cfg, FakeRecogniser(lines), [ScriptedSource(Side.TELLER, teller, speed),
+                                                ScriptedSource(Side.CUSTOMER, customer, speed)])
+    finals = [(e.side, e.text) for e in events if isinstance(e, FinalTranscript)]
+    assert finals == [(Side.TELLER, lines[0].text)]
+    assert [e.reason for e in events if type(e).__name__ == "UtteranceDropped"] == ["bleed"]
+    ended = next(e for e in events if type(e).__name__ == "SpeechEnded" and e.side is Side.TELLER)
+    started = next(e for e in events if type(e).__name__ == "SpeechStarted" and e.side is Side.TELLER)
+    assert ended.speech_end_t == pytest.approx(1000.0 + 2.0 / speed, abs=0.07)  # speech ran from 0.5 s to 2.0 s
+    assert started.capture_t == pytest.approx(1000.0 + 0.5 / speed, abs=0.07)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from kiosk.translation.tinymt import train_sentencepiece
 
+# positions: at least the kiosk's decoding bound (NmtModel.max_decoding_length = 256), as real models have (512+)
 SMALL = dict(d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
-             encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64)
+             encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=512)
 
 
 def tiny_gemma(out: Path, *, seed: int = 0) -> Path:

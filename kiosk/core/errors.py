@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     FONT_MISSING = "font-missing"
     QUEUE_FAILED = "queue-failed"
     GPU_FALLBACK = "gpu-fallback"
+    TELEMETRY_FAILED = "telemetry-failed"
 
 
 class KioskError(Exception):

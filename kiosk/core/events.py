@@ -33,6 +33,7 @@ class EventType(StrEnum):
     QUICK_REPLY_VIEW = "quick-reply-view"
     LIFECYCLE = "lifecycle"
     AUDIO_INPUT = "audio-input"
+    MODEL_LOADED = "model-loaded"
 
 
 class TranslationPath(StrEnum):
@@ -221,6 +222,17 @@ class ErrorEvent(Event):
     code: ErrorCode
     message: str
     side: Side | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelLoaded(Event):
+    """A model is ready to serve: how long its files' check and load took, and its warm-up (0 when none ran)."""
+
+    type: ClassVar[EventType] = EventType.MODEL_LOADED
+    model: str  # the model's name in the config (whisper-base, opus-mt-zh-en…)
+    kind: str  # asr | mt
+    load_s: float
+    warmup_s: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -288,7 +288,8 @@ class Renderer:
         )
         mark = PATH_MARK.get(cap.path, "") if cap.path else ""
         badge = (f"[{cap.language.upper()}" + (f"→{target.upper()} {mark}] " if translated and mark else "] ")) if teller else ""
-        kind = marker_kind(cap.path, translated) if cap.final or translated else None
+        same = reader is not None and cap.language == reader_lang  # the reader's own language: nothing to mark
+        kind = marker_kind(cap.path, translated) if (cap.final or translated) and not same else None
         if translated:
             block.append((self._wrap(f"{badge}{text}", small, cap.language, width), small, pal.original, cap.language))
             tr = self._mask(cap.translation or "")

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..branch.metrics import Snapshot
 from ..core.config import Side
 from ..core.events import DeviceState, Event
 
@@ -22,6 +23,8 @@ class LiveState:
     notifier: Any = None  # branch.staff.StaffNotifier, or None when no broker is configured
     speech: Any = None  # speech.path.SpeechPath: per-side levels, scheduler queues
     translation: Any = None  # translation.stage.TranslationStage
+    store: Any = None  # branch.tickets.TicketStore (the staff outbox)
+    display: Any = None  # screen.display.Display (frames drawn)
     devices: dict[str, DeviceState] = field(default_factory=dict)  # last state per device
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -53,3 +56,22 @@ class LiveState:
         if self.translation is not None:
             out["translation_waiting"] = self.translation.depth
         return out
+
+    def snapshot(self) -> Snapshot:
+        """What the metrics read at each scrape; call on the event loop (it owns these parts)."""
+        asr_jobs, queues, audio = {}, {}, {}
+        if self.speech is not None:
+            from ..speech.scheduler import JobKind
+
+            sched = self.speech.scheduler
+            asr_jobs = dict(sched.counters)
+            for kind in JobKind:
+                queues[f"asr-{kind.name.lower().replace('_', '-')}"] = sched.depth(kind)
+            audio = {str(side): seg.segmenter.position_s for side, seg in self.speech.segmenting.items()}
+        translation_jobs = {}
+        if self.translation is not None:
+            queues["translation"] = self.translation.depth
+            translation_jobs = dict(self.translation.counters)
+        return Snapshot(queues=queues, asr_jobs=asr_jobs, translation_jobs=translation_jobs, audio_seconds=audio,
+                        render_frames=self.display.frames if self.display is not None else None,
+                        outbox=self.store.outbox_depth() if self.store is not None else None)

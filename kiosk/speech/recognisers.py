@@ -10,6 +10,7 @@ Whisper's speech translation runs on a recogniser that can translate (the schedu
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from ..core.config import Side
 from ..core.errors import ErrorCode, KioskError
 from ..core.modelbin import CUDA_CONTEXT_BYTES, ModelBin, memory_need, read_model_bin
 from .asr import FallbackTranscriber, Transcriber, load_configured
+
+Loaded = Callable[[str, float, float], None]  # (model name, load seconds — files checked and loaded —, warm-up seconds)
 
 log = logging.getLogger(__name__)
 
@@ -115,16 +118,17 @@ def language_problems(cfg, recognisers: Mapping[Side, Recogniser]) -> dict[Side,
 
 
 def load_recognisers(cfg, *, on_fallback: Callable[[str], None] = lambda _w: None,
-                     on_problem: Callable[[str], None] = lambda _w: None) -> Transcriber | dict[Side, Transcriber]:
+                     on_problem: Callable[[str], None] = lambda _w: None,
+                     on_loaded: Loaded = lambda _n, _l, _w: None) -> Transcriber | dict[Side, Transcriber]:
     """The configured recognisers, loaded (each behind a GPU→CPU fallback) and warmed up: one object when both
-    sides name the same model, else a {side: recogniser} mapping. Raises KioskError only when the customers'
-    recogniser cannot be loaded."""
+    sides name the same model, else a {side: recogniser} mapping; `on_loaded(name, load_s, warmup_s)` for each.
+    Raises KioskError only when the customers' recogniser cannot be loaded."""
     from ..core.models import ModelStore
 
     names = side_models(cfg)
     customer = names[Side.CUSTOMER]
     if names[Side.TELLER] == customer:
-        return _load(cfg, customer, on_fallback)
+        return _load(cfg, customer, on_fallback, on_loaded)
     store = ModelStore(cfg.models.resolved_cache())
     plan = plan_for(cfg.asr.device, cfg.asr.compute_type, cfg.asr.threads)
     try:
@@ -132,29 +136,36 @@ def load_recognisers(cfg, *, on_fallback: Callable[[str], None] = lambda _w: Non
     except KioskError as e:
         describe(store, customer)  # the customers' own problem is fatal, and says so
         on_problem(f"teller recogniser not used: {e.message}; both sides use {customer}")
-        return _load(cfg, customer, on_fallback)
+        return _load(cfg, customer, on_fallback, on_loaded)
     for side, problem in language_problems(cfg, recs).items():
         if side is Side.TELLER:
             on_problem(f"{problem}: both sides use {customer}")
-            return _load(cfg, customer, on_fallback)
+            return _load(cfg, customer, on_fallback, on_loaded)
         on_problem(problem)
     mem = check_memory(recs, plan, available_memory(plan.device))
     log.info("recognisers: %s", mem.describe())
     if not mem.fits:
         on_problem(f"both recognisers do not fit: {mem.describe()}; both sides use {customer}")
-        return _load(cfg, customer, on_fallback)
-    shared = _load(cfg, customer, on_fallback)
+        return _load(cfg, customer, on_fallback, on_loaded)
+    shared = _load(cfg, customer, on_fallback, on_loaded)
     try:
-        teller = _load(cfg, names[Side.TELLER], on_fallback)
+        teller = _load(cfg, names[Side.TELLER], on_fallback, on_loaded)
     except KioskError as e:
         on_problem(f"teller recogniser not loaded: {e.message}; both sides use {customer}")
         return shared
     return {Side.TELLER: teller, Side.CUSTOMER: shared}
 
 
-def _load(cfg, name: str, on_fallback: Callable[[str], None]) -> Transcriber:
+def _load(cfg, name: str, on_fallback: Callable[[str], None], on_loaded: Loaded) -> Transcriber:
     """One recogniser, warmed up, behind a GPU→CPU fallback for failures in service. A CUDA failure while loading or
     warming it (out of memory, a missing cuBLAS/cuDNN) retries on the CPU with a notice: no crash loop at start."""
+    t0 = time.perf_counter()
+
+    def ready(engine: FallbackTranscriber) -> Transcriber:
+        warmup_s = engine.warmup()
+        on_loaded(name, time.perf_counter() - t0 - warmup_s, warmup_s)  # files checked and loaded; warm-up
+        return engine
+
     a = cfg.asr
     plan = plan_for(a.device, a.compute_type, a.threads)
     cpu = ComputePlan("cpu", "int8", plan.threads)
@@ -164,9 +175,7 @@ def _load(cfg, name: str, on_fallback: Callable[[str], None]) -> Transcriber:
 
     try:
         first = load_configured(cfg, name=name, plan=plan)
-        engine = FallbackTranscriber(first, lambda: on_cpu(first.model_dir), on_fallback=on_fallback)
-        engine.warmup()
-        return engine
+        return ready(FallbackTranscriber(first, lambda: on_cpu(first.model_dir), on_fallback=on_fallback))
     except (RuntimeError, OSError) as e:
         if plan.device != "cuda":
             raise
@@ -174,5 +183,4 @@ def _load(cfg, name: str, on_fallback: Callable[[str], None]) -> Transcriber:
         on_fallback(f"GPU failed while loading the recogniser {name} ({gpu_reason(e)}): running on the CPU (slower)")
         engine = FallbackTranscriber(on_cpu(), on_cpu)
         engine.fell_back = True
-        engine.warmup()
-        return engine
+        return ready(engine)

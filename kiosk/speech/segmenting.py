@@ -4,8 +4,10 @@ recognition stage. Runs on the loop (VAD scoring costs ≈0.2 ms a frame); it ne
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,7 +21,7 @@ from ..core.errors import ErrorCode, KioskError
 from ..core.events import AudioInput, ErrorEvent, SourceFinished, SpeechEnded, SpeechStarted
 from .audio import Frame, InputState, Source
 from .bleed import EnergyTrack
-from .vad import SAMPLE_RATE, Segmenter, SegmenterParams, SegmentEvent, SegmentKind
+from .vad import FRAME, SAMPLE_RATE, Segmenter, SegmenterParams, SegmentEvent, SegmentKind
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,9 @@ def segmenter_params(cfg: KioskConfig, side: Side, elderly: bool = False) -> Seg
         threshold=v.threshold, min_speech_s=v.min_speech_ms / 1000, end_silence_s=end / 1000,
         max_utterance_s=v.max_utterance_s, pad_s=v.pad_ms / 1000, split_pause_s=v.split_pause_ms / 1000,
     )
+
+
+FRAME_HISTORY = 2000  # frames whose capture times are kept (64 s: longer than any utterance plus its padding)
 
 
 @dataclass
@@ -78,7 +83,9 @@ class Segmenting:
         self.segmenter = Segmenter(segmenter_params(cfg, side, self._elderly))
         self._uid: str | None = None
         self._next_partial_s = 0.0
-        self._t_end = 0.0  # capture time just after the last frame fed
+        # capture time of each recent frame, by its position in the stream: stream seconds and capture seconds are
+        # not the same clock (a file replayed at 2×, a microphone whose clock drifts)
+        self._frames: deque[tuple[float, float, float]] = deque(maxlen=FRAME_HISTORY)  # (stream s, capture t, dur)
         self._speculated = False  # the current pause was handed over for a speculative final
 
     def _follow_conversation(self) -> None:
@@ -117,15 +124,26 @@ class Segmenting:
         self._follow_conversation()
         prob = self.scorer(frame.samples)
         self.track.add(frame.t, frame.samples, prob)
-        self._t_end = frame.t + len(frame.samples) / SAMPLE_RATE
+        pos = self.segmenter.position_s
+        prev = self._frames[-1] if self._frames else None
+        nominal = len(frame.samples) / SAMPLE_RATE
+        dur = frame.t - prev[1] if prev is not None and 0 < frame.t - prev[1] < 4 * nominal else nominal
+        self._frames.append((pos, frame.t, dur))
         for ev in self.segmenter.feed(frame.samples, prob):
             self._on_segment(ev)
         self._maybe_speculate()
         self._maybe_partial()
 
     def _capture_t(self, stream_t: float) -> float:
-        """Capture time of a point `stream_t` seconds into this side's stream (it lies behind the newest frame)."""
-        return self._t_end - max(0.0, self.segmenter.position_s - stream_t)
+        """Capture time of the point `stream_t` seconds into this side's stream, from the recent frames' capture
+        times (interpolated within a frame; extrapolated at the frames' own pace beyond the history)."""
+        frames = self._frames
+        if not frames:
+            return 0.0
+        i = bisect.bisect_left(frames, stream_t, key=lambda f: f[0])  # frames[i] starts at or after stream_t
+        i = min(max(i, 0), len(frames) - 1)
+        pos, t, dur = frames[i]
+        return t + (stream_t - pos) * dur / (FRAME / SAMPLE_RATE)
 
     def _maybe_speculate(self) -> None:
         """At a short pause, hand the utterance over as if it had ended; if speech resumes, say so."""
@@ -152,11 +170,8 @@ class Segmenting:
             return
         uid = self._uid or self.next_id(side)
         self._uid = None
-        # the utterance ends `behind` seconds before the newest frame (the end-of-speech wait is not in it)
-        behind = max(0.0, self.segmenter.position_s - ev.t)
-        t_end = self._t_end - behind
         duration = len(ev.audio) / SAMPLE_RATE
-        t_start = t_end - duration
+        t_start, t_end = self._capture_t(ev.t - duration), self._capture_t(ev.t)
         ratio = self.track.speech_ratio(t_start, t_end, self.cfg.vad.threshold)
         self.bus.publish(SpeechEnded(side=side, utterance_id=uid, audio_t=ev.t, duration_s=duration, reason=ev.reason,
                                      speech_end_t=self._capture_t(ev.speech_end)))

@@ -205,7 +205,7 @@ def load_configured(cfg, *, device: str | None = None) -> tuple["NmtRegistry", l
     from ..core.models import ModelStore
 
     plan = plan_for(device or t.device, t.compute_type if device is None else "auto", t.threads)
-    return NmtRegistry.load(ModelStore(cfg.models.resolved_cache()), t.models, plan)
+    return NmtRegistry.load(ModelStore(cfg.models.resolved_cache()), t.models, plan, beam_size=t.beam_size)
 
 
 class NmtRegistry:
@@ -216,13 +216,14 @@ class NmtRegistry:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, store, names: Sequence[str], plan: ComputePlan) -> tuple["NmtRegistry", list[KioskError]]:
+    def load(cls, store, names: Sequence[str], plan: ComputePlan, *,
+             beam_size: int = 2) -> tuple["NmtRegistry", list[KioskError]]:
         """Verify (recorded hashes) and load what can be loaded; a missing or broken model is reported, never
         fatal: its pairs fall back to the other paths or show as missing."""
         models, errors = [], []
         for name in names:
             try:
-                models.append(NmtModel(store.verify(name, full=False), plan))
+                models.append(NmtModel(store.verify(name, full=False), plan, beam_size=beam_size))
             except KioskError as e:
                 errors.append(e)
         return cls(models), errors
