@@ -676,7 +676,7 @@ def bench_mt_cmd(
     results = bench.bench_mt(cfg, repeat)
     bench.write(results, out)
     mem = results["memory"]
-    table = Table("set", "direction", "cases", "answered", "correct", "wrong meaning", "miss", "coverage", "precision")
+    table = Table("set", "direction", "sentences", "answered", "correct", "wrong meaning", "miss", "coverage", "precision")
     for name, res in mem["sets"].items():
         for direction, t in res["directions"].items():
             table.add_row(name, direction, str(t["cases"]), str(t["answered"]), str(t["correct"]),

@@ -1,9 +1,9 @@
 """Scoring the translation memory on evaluation sets written apart from it (tests/data/mt_eval/README.md).
 
-A case is correct when the memory answers every labelled sentence with the labelled intent and the slots equal the
-labels; wrong meaning when it answers anything else (another intent, another slot value or currency, or an answer
-where the label is ""); a miss when it leaves a labelled sentence unanswered and says nothing wrong. Coverage =
-correct / cases with an intent; precision = correct / answered.
+Per sentence: correct when the memory answers the labelled intent and the slots equal the labels; wrong meaning when
+it answers anything else (another intent, another slot value or currency, or an answer where the label is ""); a miss
+when it leaves a labelled sentence unanswered. Coverage = correct / sentences with an intent; precision = correct /
+answered.
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ class Case:
 @dataclass(frozen=True)
 class Outcome:
     case: Case
-    verdict: str  # correct | wrong | miss | silent (nothing to answer, nothing answered)
+    verdict: str  # correct | wrong | miss | silent (nothing to answer, nothing answered): the case as a whole
     answered: tuple[str, ...]
     slots: dict[str, str]
     text: str  # what the listener would see
     elapsed_s: float
+    counts: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)  # sentences, with intent, answered, correct, wrong, miss
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -55,6 +56,9 @@ def load_cases(path: Path) -> list[Case]:
 
 
 def score_case(memory: TranslationMemory, case: Case) -> Outcome:
+    """Sentence by sentence: each labelled intent answered (with the labelled slot values) is correct, each answer
+    that is not a labelled intent — or carries another value — is a wrong meaning, each labelled intent left
+    unanswered is a miss."""
     t0 = time.perf_counter()
     turn = memory.translate_turn(case.text, case.source, case.target)
     elapsed = time.perf_counter() - t0
@@ -64,22 +68,32 @@ def score_case(memory: TranslationMemory, case: Case) -> Outcome:
     for m in got:
         slots.update({k: v.normalised for k, v in m.slots.items()})
     labelled = [i for i in case.intents if i]
-    text = " ".join(m.text for m in got)
-    if not answered:
-        verdict = "miss" if labelled else "silent"
-    elif any(a not in labelled for a in answered) or any(slots.get(k, v) != v for k, v in case.slots.items()) \
-            or any(k not in case.slots for k in slots):
+    open_labels = list(labelled)
+    correct = wrong = 0
+    for m in got:
+        values = {k: v.normalised for k, v in m.slots.items()}
+        if m.intent in open_labels and all(case.slots.get(k) == v for k, v in values.items()):
+            open_labels.remove(m.intent)
+            correct += 1
+        else:
+            wrong += 1
+    missing_labelled = [k for k in case.slots if k not in slots]
+    if correct and missing_labelled:  # a labelled value the answer does not carry
+        correct, wrong = correct - 1, wrong + 1
+    miss = len(labelled) - correct - min(wrong, len(labelled) - correct)
+    counts = (len(case.intents), len(labelled), len(got), correct, wrong, max(0, miss))
+    if wrong:
         verdict = "wrong"
-    elif list(answered) == labelled and slots == case.slots:
-        verdict = "correct"
+    elif not got:
+        verdict = "miss" if labelled else "silent"
     else:
-        verdict = "miss"  # part of the turn answered rightly, the rest left untranslated
-    return Outcome(case, verdict, answered, slots, text, elapsed)
+        verdict = "correct" if correct == len(labelled) else "miss"
+    return Outcome(case, verdict, answered, slots, " ".join(m.text for m in got), elapsed, counts)
 
 
 @dataclass
 class Tally:
-    cases: int = 0
+    sentences: int = 0
     with_intent: int = 0
     answered: int = 0
     correct: int = 0
@@ -88,12 +102,13 @@ class Tally:
     wrong_ids: list[str] = field(default_factory=list)
 
     def add(self, o: Outcome) -> None:
-        self.cases += 1
-        self.with_intent += o.case.has_intent
-        self.answered += bool(o.answered)
-        self.correct += o.verdict == "correct"
-        self.wrong += o.verdict == "wrong"
-        self.miss += o.verdict == "miss"
+        n, w, a, c, x, m = o.counts
+        self.sentences += n
+        self.with_intent += w
+        self.answered += a
+        self.correct += c
+        self.wrong += x
+        self.miss += m
         if o.verdict == "wrong":
             self.wrong_ids.append(o.case.id)
 
@@ -106,7 +121,7 @@ class Tally:
         return self.correct / self.answered if self.answered else float("nan")
 
     def as_dict(self) -> dict:
-        return {"cases": self.cases, "with_intent": self.with_intent, "answered": self.answered,
+        return {"cases": self.sentences, "with_intent": self.with_intent, "answered": self.answered,
                 "correct": self.correct, "wrong_meaning": self.wrong, "miss": self.miss,
                 "coverage": self.coverage, "precision": self.precision, "wrong_meaning_ids": self.wrong_ids}
 
