@@ -203,7 +203,7 @@ class Lexicon:
                     negation = True
                 elif cls == "question":
                     question = True
-                elif cls in sets and concept:
+                elif cls in sets and concept and concept != "none":  # "none": read, but no meaning (誰か)
                     sets[cls].add(concept)
         key = norm
         if "filler" in self._res:  # masking keeps positions: cut the filler words out of the normalised text

@@ -40,7 +40,7 @@ TOPICS = ("greeting", "accounts", "cash", "transfer", "forex", "cards", "digital
 SPEAKERS = ("teller", "customer", "either")
 INTENT_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DEFAULT_THRESHOLD = 75.0  # = translation.phrase_threshold's default
-LOOSE = ("who", "object", "degree")
+LOOSE = ("who", "object")
 _HOLE = "\ue000"  # a slot while a phrasing is read (private use: no number pattern takes it)  # classes compared by the rules above; every other class must agree exactly
 
 
@@ -326,8 +326,6 @@ class TranslationMemory:
         u_obj, p_obj = r.features.get("object"), p.features.get("object")
         if not p_obj <= u_obj or not u_obj <= adm["object"]:
             return None
-        if not p.features.get("degree") <= r.features.get("degree"):
-            return None  # "a little Chinese" must be said; "a bit slower" is still slower
         return values
 
     def candidates(self, text: str, lang: str) -> tuple[Reading, list[tuple[float, Pattern, dict[str, SlotValue]]]]:
