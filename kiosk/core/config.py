@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
-from .privacy import DEFAULT_NAME_PATTERNS
+from .pii_numbers import DEFAULT_SAFE_PATTERNS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.toml"
@@ -190,7 +190,8 @@ class PrivacySection(_Frozen):
     mask_names: bool = True
     mask_phone_numbers: bool = True
     mask_card_numbers: bool = True
-    name_patterns: tuple[str, ...] = DEFAULT_NAME_PATTERNS
+    name_patterns: tuple[str, ...] = ()  # extra regexes whose (group) is a name, on top of the built-in cues
+    safe_patterns: tuple[str, ...] = DEFAULT_SAFE_PATTERNS  # digit runs that are never personal (dates, times)
     shield_zone: tuple[float, float, float, float] | None = Field(
         None, description="x, y, w, h as fractions of the panel; nothing is drawn there on the customer side"
     )
