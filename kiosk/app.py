@@ -144,7 +144,7 @@ class KioskApp:
             self.events.append(ev)
         line = format_event(ev, self._t0)
         if line:
-            print(line, file=self.out, flush=True)
+            print(mask_text(line), file=self.out, flush=True)  # the whole line: device details and notices too
         if isinstance(ev, (ErrorEvent, CardRead, TicketIssued)) or (isinstance(ev, Translation) and not ev.partial):
             self._shot_pending = f"{len(self.screenshots) + 1:03d}-{ev.type}"
 
@@ -208,13 +208,18 @@ class KioskApp:
         hub.start()
         store = TicketStore(self.cfg.queue.database.expanduser(), businesses_from_config(self.cfg),
                             topic_prefix=topic_prefix(self.cfg))
-        store.purge(self.cfg.queue.retention_days)
         notifier = self.notifier = None
         if self.cfg.staff.mqtt_host:
-            notifier = self.notifier = StaffNotifier(store, self.cfg.staff.mqtt_host, self.cfg.staff.mqtt_port,
-                                                     topic_prefix(self.cfg), heartbeat_s=self.cfg.staff.heartbeat_s).start()
+            from .core.errors import ErrorCode
+
+            def staff_link_failed(why: str) -> None:  # once per distinct problem, from the MQTT thread
+                self.bus.publish_threadsafe(ErrorEvent(stage="staff", code=ErrorCode.STAFF_LINK, message=why))
+
+            notifier = self.notifier = StaffNotifier.from_config(store, self.cfg, hub.salt,
+                                                                 on_error=staff_link_failed).start()
         self.branch = BranchService(self.cfg, self.bus, store, hub=hub, notifier=notifier,
                                     conversation=self.conversation)
+        self.branch.start_housekeeping()  # retention: now, then daily
         from .service.mode import ServiceMode
 
         from .service.control import ControlServer

@@ -346,16 +346,17 @@ def test_branch_service_taps_keys_and_language_memory(tmp_path):
     from kiosk.branch.devices import tag_role
     from kiosk.core.events import Notice, NfcTap, TicketIssued, UiAction, UiCommand
 
-    badge = bytes.fromhex("04A1B2C3")
-    import hashlib
+    from kiosk.core.keys import badge_hash
 
+    badge, secret = bytes.fromhex("04A1B2C3"), b"k" * 32
     site = tmp_path / "s.toml"
-    site.write_text(f'[nfc]\nstaff_badges = ["{hashlib.sha256(badge).hexdigest()}"]\n'
+    site.write_text(f'[nfc]\nstaff_badges = ["{badge_hash(secret, badge)}"]\n'
                     f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n')
     cfg = load_config([site]).config
-    assert tag_role(badge, False, cfg.nfc) == "staff"
-    assert tag_role(b"\x01\x02\x03\x04", True, cfg.nfc) == "customer"
-    assert tag_role(b"\x01\x02\x03\x04", False, cfg.nfc) == "unknown"
+    assert tag_role(badge, False, cfg.nfc, secret) == "staff"
+    assert tag_role(badge, False, cfg.nfc, b"another kiosk's secret") == "unknown"  # the list is useless elsewhere
+    assert tag_role(b"\x01\x02\x03\x04", True, cfg.nfc, secret) == "customer"
+    assert tag_role(b"\x01\x02\x03\x04", False, cfg.nfc, secret) == "unknown"
 
     async def main():
         bus = EventBus()

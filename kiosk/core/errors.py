@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     FONT_MISSING = "font-missing"
     QUEUE_FAILED = "queue-failed"
     GPU_FALLBACK = "gpu-fallback"
+    STAFF_LINK = "staff-link"  # the MQTT broker refuses the kiosk or cannot be trusted
 
 
 class KioskError(Exception):

@@ -180,16 +180,15 @@ def runs(text: str, norm: str | None = None, min_digits: int = MIN_DIGITS) -> li
         if len(groups) > 1 and size[0] <= 4 and re.fullmatch(r"(?:^|[^A-Za-z0-9])[A-Z]", norm[max(0, first - 2) : first]):
             out.append(groups[0])
             groups, size = groups[1:], size[1:]
-        current: list[Unit] = []
+        parts: list[list[Unit]] = [[]]
         for k, g in enumerate(groups):
-            if current and (size[k] >= LONG_GROUP or size[k - 1] >= LONG_GROUP) \
-                    and sum(u.digits for u in current) >= min_digits:
-                if sum(size[k:]) < min_digits:  # a short tail shown on its own: then show nothing of the rest
-                    current = [Unit(u.start, u.end, u.digits, u.kind, keep_tail=False) for u in current]
-                out.append(current)
-                current = []
-            current = current + g
-        out.append(current)
+            if parts[-1] and (size[k] >= LONG_GROUP or size[k - 1] >= LONG_GROUP) \
+                    and sum(u.digits for u in parts[-1]) >= min_digits:
+                parts.append([])
+            parts[-1] += g
+        if len(parts) > 1:  # split: no part may show its last digits beside another part's
+            parts = [[Unit(u.start, u.end, u.digits, u.kind, keep_tail=False) for u in p] for p in parts]
+        out += parts
     return out
 
 
@@ -226,6 +225,14 @@ def luhn(digits: str) -> bool:
         n = int(c) * (2 if i % 2 else 1)
         total += n - 9 if n > 9 else n
     return total % 10 == 0
+
+
+def _amount_ok(part: str, rest: list[Unit], min_digits: int) -> bool:
+    """An amount may be shown if it is not shaped like an identifier, and what is left of its run is nothing or
+    long enough to be masked (a few digits left over beside an amount may be the end of a phone number)."""
+    amount_digits = re.sub(r"\D", "", re.split(r"[.,]\d{1,2}$", part)[0])
+    left = sum(u.digits for u in rest)
+    return not identifier_shaped(amount_digits) and (left == 0 or left >= min_digits)
 
 
 def _currency_after(text: str, end: int, lex: Lexicon) -> bool:
@@ -297,8 +304,7 @@ def find_numbers(text: str, safe_patterns: tuple[str, ...] = DEFAULT_SAFE_PATTER
                         continue
                     part = norm[u.start : end]
                     if _AMOUNT.fullmatch(part):
-                        amount_digits = re.sub(r"\D", "", re.split(r"[.,]\d{1,2}$", part)[0])
-                        if not identifier_shaped(amount_digits):
+                        if _amount_ok(part, units[:u_i], min_digits):
                             judge(units[:u_i], amount_context=False)
                             return
                         break
@@ -309,8 +315,7 @@ def find_numbers(text: str, safe_patterns: tuple[str, ...] = DEFAULT_SAFE_PATTER
                         continue
                     part = norm[start : u.end]
                     if _AMOUNT.fullmatch(part):
-                        amount_digits = re.sub(r"\D", "", re.split(r"[.,]\d{1,2}$", part)[0])
-                        if not identifier_shaped(amount_digits):
+                        if _amount_ok(part, units[u_i:], min_digits):
                             judge(units[u_i:], amount_context=False)
                             return
                         break
