@@ -435,24 +435,43 @@ def staff_listen(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 1883,
     branch: Annotated[Optional[str], typer.Option(help="branch id (default: kiosk.branch_id)")] = None,
+    username: Annotated[str, typer.Option(help="the gateway's broker account")] = "",
+    password_file: Annotated[Optional[Path], typer.Option(help="file holding its password")] = None,
+    tls: Annotated[bool, typer.Option("--tls", help="TLS to the broker")] = False,
+    ca_file: Annotated[Optional[Path], typer.Option(help="CA of the broker's certificate")] = None,
+    cert_file: Annotated[Optional[Path], typer.Option(help="client certificate")] = None,
+    key_file: Annotated[Optional[Path], typer.Option(help="client key")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Watch a branch's staff topics, as a wristband gateway would (Ctrl-C to stop)."""
+    """Watch a branch's staff topics, as a wristband gateway would: each message once (redeliveries with the same
+    message id are dropped). Ctrl-C to stop."""
     import threading
 
-    from .branch.staff import listen
+    from .branch.staff import BrokerLink, listen
 
     cfg = _load(config).config
     pattern = f"{cfg.staff.topic_root}/{branch or cfg.kiosk.branch_id}/#"
+    password = password_file.read_text(encoding="utf-8").strip() if password_file else ""
+    link = BrokerLink(host, port, username, password, tls or ca_file is not None, ca_file, cert_file, key_file)
     stop = threading.Event()
+    refused: list[str] = []
+
+    def failed(why: str) -> None:
+        refused.append(why)
+        err.print(why, markup=False, highlight=False)
+
     try:
-        listen(host, port, pattern, lambda t, p: print(f"{t} {p}", flush=True), stop,
-               on_ready=lambda: print(f"listening on {pattern} at {host}:{port}", flush=True))
+        listen(link, port, pattern, lambda t, p: print(f"{t} {p}", flush=True), stop,
+               on_ready=lambda: print(f"listening on {pattern} at {host}:{port}", flush=True), on_error=failed)
     except KeyboardInterrupt:
         stop.set()
     except OSError as e:
-        err.print(f"cannot reach the broker at {host}:{port}: {e}")
+        from .branch.staff import describe_failure
+
+        err.print(describe_failure(e, link), markup=False, highlight=False)
         raise typer.Exit(2) from None
+    if refused:
+        raise typer.Exit(2)
 
 
 @app.command("nfc-hash")

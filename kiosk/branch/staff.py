@@ -154,12 +154,15 @@ class StaffNotifier:
         self._wake.set()
         self._on_state(True)
 
-    def _disconnected(self, _client, _userdata, _flags, _reason_code, _props=None) -> None:
+    def _disconnected(self, _client, _userdata, _flags, reason_code, _props=None) -> None:
         was = self.connected.is_set()
         self.connected.clear()
         self.disconnected.set()
         if was:
             self._on_state(False)
+        elif self.error is None and not self._stop.is_set():  # dropped before it accepted us (e.g. TLS 1.3 client cert)
+            self._failed(f"broker {self.link.host}:{self.link.port} closed the connection before accepting the kiosk "
+                         f"({reason_code}): check the client certificate (staff.mqtt_cert_file) and the account")
 
     def _publish_status(self) -> None:
         status = "online" if self.db_ok else "degraded"
