@@ -117,7 +117,7 @@ def test_dates_times_and_round_quantities_are_kept():
 def test_receipt_style_last_four_digits_and_kinds():
     assert mask_text("call 13812345678") == "call *******5678"
     assert mask_text("号码 11010119900307123X ok") == "号码 **************123X ok"
-    assert mask_text("IBAN DE54 1002 0030 1234 5678 90") == "IBAN DE** **** **** **** **** **"  # no kind: all hidden
+    assert "5678" not in mask_text("IBAN DE54 1002 0030 1234 5678 90")  # no kind: nothing kept
     assert mask_text("ID 11010119900307123X ok") == "ID ****************** ok"  # after an identity label: all
     assert mask_text("postcode 100020") == "postcode ******"  # six digits are enough to hide
     assert mask_text("号码 11010119900307123X", MaskRules(id_numbers=False)) == "号码 11010119900307123X"
@@ -160,11 +160,20 @@ def test_the_visit_card_name_in_characters_and_pinyin():
 
 
 def test_visit_is_used_by_default():
-    VISIT.begin("测试样例")
+    VISIT.begin("测试样例", others=("北京市示范区样例路1号",))
     try:
         assert "试样例" not in mask_text("您好，测试样例女士") and "ce shi yang li" not in mask_text("ce shi yang li").lower()
+        assert "样例路" not in mask_text("KeyError: 北京市示范区样例路1号")  # the card's address, as written
     finally:
         VISIT.end()
+    assert mask_text("北京市示范区样例路1号") == "北京市示范区样例路1号"  # the visit is over
+
+
+def test_tag_uids_in_hex():
+    for uid in ("04A1B2C3D4E5F6", "04:a1:b2:c3", "04 A1 B2 C3 D4 E5 F6 07 08 09"):
+        assert mask_text(f"tag {uid} seen").replace("*", "").replace(":", "").replace(" ", "") == "tagseen"
+    assert mask_text("deadbeef and sha256 e3b0c44298fc1c149afbf4c8996fb924") == \
+        "deadbeef and sha256 e3b0c44298fc1c149afbf4c8996fb924"  # not a UID's length
 
 
 def test_mask_data_masks_every_string():

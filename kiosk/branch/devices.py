@@ -60,7 +60,8 @@ class DeviceHub:
 
     def _card(self, data) -> None:
         card = data.card
-        VISIT.begin(card.name, card.english_name)  # masked wherever it is said or shown until the visit ends
+        VISIT.begin(card.name, card.english_name, others=(card.address,))  # masked wherever they appear until the
+        # visit ends: said, shown, logged, even inside an exception
         event = CardRead(card_type=str(card.card_type), masked_name=card.masked_name,
                          masked_id=card.masked_number, id_hash=salted_hash(self.salt, card.number),
                          elderly=is_elderly(card.birth, self.cfg.display.elderly_age))

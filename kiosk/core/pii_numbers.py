@@ -337,9 +337,17 @@ def find_numbers(text: str, safe_patterns: tuple[str, ...] = DEFAULT_SAFE_PATTER
     return found
 
 
+_UID = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{2}(?:[:\- ]?[0-9A-Fa-f]{2}){3,9}(?![0-9A-Za-z])")
+
+
 def _codes(text: str, lex: Lexicon) -> list[Finding]:
-    """Machine-readable zones of passports, and document codes with letters after an identity label."""
+    """Machine-readable zones of passports, NFC tag UIDs (4, 7 or 10 bytes in hex), and document codes with
+    letters after an identity label."""
     out = []
+    for m in _UID.finditer(text):
+        hexdigits = re.sub(r"[^0-9A-Fa-f]", "", m.group())
+        if len(hexdigits) in (8, 14, 20) and re.search("[A-Fa-f]", hexdigits) and sum(c.isdigit() for c in hexdigits) >= 2:
+            out.append(Finding(m.start(), m.end(), "code", tuple(i for i in range(m.start(), m.end()) if text[i].isalnum())))
     for m in _MRZ.finditer(text):
         if "<<" in m.group():
             out.append(Finding(m.start(), m.end(), "code",

@@ -44,6 +44,12 @@ def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
+@lru_cache(maxsize=64)
+def _form_regexes(names: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    """Every written and spoken form of the names (pinyin readings included), compiled once per set of names."""
+    return tuple(form_regex(f) for name in names for f in forms(name))
+
+
 class Visit:
     """The name on the current customer's ID card (characters, and an English name for foreigners' cards), so that
     it is masked wherever it is said or shown until the visit ends: the next card, the teller clearing the glass or
@@ -54,22 +60,34 @@ class Visit:
         self.clock = clock
         self._lock = threading.Lock()
         self._names: tuple[str, ...] = ()
+        self._others: tuple[str, ...] = ()
         self._since = 0.0
 
-    def begin(self, *names: str) -> None:
+    def begin(self, *names: str, others: tuple[str, ...] = ()) -> None:
+        """`names`: masked in every form (characters, pinyin, given name); `others` (the address on the card):
+        masked wherever they appear as written."""
+        clean = lambda xs: tuple(n for n in (" ".join(str(x).split()) for x in xs) if n)  # noqa: E731
         with self._lock:
-            self._names = tuple(n for n in (" ".join(str(x).split()) for x in names) if n)
+            self._names, self._others = clean(names), tuple(o for o in clean(others) if len(o) >= 4)
             self._since = self.clock()
 
     def end(self) -> None:
         with self._lock:
-            self._names = ()
+            self._names = self._others = ()
+
+    def _expire(self) -> None:
+        if (self._names or self._others) and self.clock() - self._since > self.max_s:
+            self._names = self._others = ()
 
     def names(self) -> tuple[str, ...]:
         with self._lock:
-            if self._names and self.clock() - self._since > self.max_s:
-                self._names = ()
+            self._expire()
             return self._names
+
+    def others(self) -> tuple[str, ...]:
+        with self._lock:
+            self._expire()
+            return self._others
 
 
 VISIT = Visit()
@@ -103,15 +121,17 @@ def mask_text(text: str, rules: MaskRules = MaskRules(), names: tuple[str, ...] 
         if allowed.get(f.kind, True):
             hide.update(f.hide)
     known = VISIT.names() if names is None else names
+    for other in VISIT.others() if names is None else ():
+        for m in re.finditer(re.escape(other), text):
+            hide.update(range(m.start(), m.end()))
     if rules.names:
         spans = find_names(text, _compiled(rules.name_patterns))
-        found = [text[s:e] for s, e in spans]
+        found = tuple(text[s:e] for s, e in spans)
         for s, e in spans:
             hide |= _name_hidden(text, s, e)
-        for name in {*known, *found}:
-            for form in forms(name):
-                for m in form_regex(form).finditer(text):
-                    hide |= _name_hidden(text, m.start(), m.end())
+        for pattern in _form_regexes(tuple(sorted({*known, *found}))):
+            for m in pattern.finditer(text):
+                hide |= _name_hidden(text, m.start(), m.end())
         latin = [n for n in {*known, *found} if re.search(r"[A-Za-z]", n)]
         for s, e in han_by_pinyin(text, latin):
             hide |= _name_hidden(text, s, e)
