@@ -243,9 +243,7 @@ def run(
     from .core.privacy import MaskRules
 
     setup_logging(cfg.logging.level, cfg.logging.file, MaskRules.from_config(cfg.privacy))
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core dump can carry a card read from memory
+    no_core_dumps()
     from .demo import demo_script
 
     kiosk = KioskApp(cfg, screenshot_dir=screenshot_dir, exit_when_done=demo if exit_when_done is None else exit_when_done,
@@ -259,6 +257,13 @@ def run(
     if screenshot_dir is not None and kiosk.screenshots:
         console.print(f"screenshots: {len(kiosk.screenshots)} PNGs in {screenshot_dir}")
     raise typer.Exit(code)
+
+
+def no_core_dumps() -> None:
+    """A crash must not write the process's memory (a card just read, a PIN being typed) to disk."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 @app.command("screenshot")

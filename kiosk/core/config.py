@@ -415,22 +415,22 @@ class LoggingSection(_Frozen):
 
 
 class KioskConfig(_Frozen):
-    kiosk: KioskSection = KioskSection()
-    languages: LanguagesSection = LanguagesSection()
-    audio: AudioSection = AudioSection()
-    vad: VadSection = VadSection()
-    asr: AsrSection = AsrSection()
-    translation: TranslationSection = TranslationSection()
-    display: DisplaySection = DisplaySection()
-    devices: DevicesSection = DevicesSection()
-    privacy: PrivacySection = PrivacySection()
-    models: ModelsSection = ModelsSection()
-    queue: QueueSection = QueueSection()
-    staff: StaffSection = StaffSection()
-    nfc: NfcSection = NfcSection()
-    diagnostics: DiagnosticsSection = DiagnosticsSection()
-    telemetry: TelemetrySection = TelemetrySection()
-    logging: LoggingSection = LoggingSection()
+    kiosk: KioskSection = Field(default_factory=KioskSection)  # made at load: env-dependent defaults
+    languages: LanguagesSection = Field(default_factory=LanguagesSection)
+    audio: AudioSection = Field(default_factory=AudioSection)
+    vad: VadSection = Field(default_factory=VadSection)
+    asr: AsrSection = Field(default_factory=AsrSection)
+    translation: TranslationSection = Field(default_factory=TranslationSection)
+    display: DisplaySection = Field(default_factory=DisplaySection)
+    devices: DevicesSection = Field(default_factory=DevicesSection)
+    privacy: PrivacySection = Field(default_factory=PrivacySection)
+    models: ModelsSection = Field(default_factory=ModelsSection)
+    queue: QueueSection = Field(default_factory=QueueSection)
+    staff: StaffSection = Field(default_factory=StaffSection)
+    nfc: NfcSection = Field(default_factory=NfcSection)
+    diagnostics: DiagnosticsSection = Field(default_factory=DiagnosticsSection)
+    telemetry: TelemetrySection = Field(default_factory=TelemetrySection)
+    logging: LoggingSection = Field(default_factory=LoggingSection)
 
 
 @dataclass(frozen=True)
