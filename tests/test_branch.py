@@ -152,7 +152,9 @@ def broker(tmp_path):
 
 
 class Listener:
-    def __init__(self, port: int, pattern: str = "bank/#") -> None:
+    """A wristband gateway: `listen` on a thread, messages collected (anonymous, or over `link`: account and TLS)."""
+
+    def __init__(self, port: int, pattern: str = "bank/#", link=None) -> None:
         from kiosk.branch.staff import listen
 
         self.messages: list[tuple[str, str]] = []
@@ -165,8 +167,8 @@ class Listener:
                 self.messages.append((topic, payload))
                 self.cond.notify_all()
 
-        self.thread = threading.Thread(target=listen, args=("127.0.0.1", port, pattern, got, self.stop, self.ready.set),
-                                       daemon=True)
+        self.thread = threading.Thread(target=listen, args=(link or "127.0.0.1", port, pattern, got, self.stop,
+                                                            self.ready.set), daemon=True)
         self.thread.start()
         assert self.ready.wait(10), "listener did not subscribe"
 

@@ -176,6 +176,17 @@ def test_tag_uids_in_hex():
         "deadbeef and sha256 e3b0c44298fc1c149afbf4c8996fb924"  # not a UID's length
 
 
+def test_the_visit_ends_when_the_teller_clears_or_calls_the_next_customer():
+    from kiosk.core.conversation import Conversation
+    from kiosk.core.events import UiAction, UiCommand
+
+    conversation = Conversation("zh", "en")
+    for action in (UiAction.CLEAR, UiAction.CALL_NEXT):
+        VISIT.begin("测试样例")
+        conversation.apply(UiCommand(action=action))
+        assert VISIT.names() == ()
+
+
 def test_mask_data_masks_every_string():
     payload = {"ticket": "A023", "note": ["call 13812345678"], "n": 5, "who": {"name": "王小明"}}
     out = mask_data(payload)

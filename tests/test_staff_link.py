@@ -18,7 +18,7 @@ import pytest
 from kiosk.branch.staff import BrokerLink, SeenIds, StaffNotifier, listen
 from kiosk.branch.tickets import TicketStore
 
-from .test_branch import BUSINESSES, Broker, broker, tickets_in  # noqa: F401 (broker: a fixture)
+from .test_branch import BUSINESSES, Broker, Listener, broker, tickets_in  # noqa: F401 (broker: a fixture)
 
 PASSWORDS = {"k1": "kiosk-one-password", "k2": "kiosk-two-password", "gateway": "gateway-password"}
 # the ACL the README gives a branch broker: each kiosk (username = kiosk_id) writes only its own topics,
@@ -114,29 +114,9 @@ def link(broker, pki, user="k1", password=None, **kw):
                       True, pki["ca"], **kw)
 
 
-class Gateway:
-    """A wristband gateway: the branch account, TLS, the kiosk's `listen`."""
-
-    def __init__(self, broker, pki) -> None:
-        self.messages, self.cond, self.stop, ready = [], threading.Condition(), threading.Event(), threading.Event()
-
-        def got(topic, payload):
-            with self.cond:
-                self.messages.append((topic, payload))
-                self.cond.notify_all()
-
-        self.thread = threading.Thread(target=listen, args=(link(broker, pki, "gateway"), 0, "bank/b1/#", got,
-                                                            self.stop, ready.set), daemon=True)
-        self.thread.start()
-        assert ready.wait(10), "the gateway did not subscribe"
-
-    def wait(self, pred, timeout=15.0):
-        with self.cond:
-            assert self.cond.wait_for(lambda: pred(self.messages), timeout), self.messages
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(5)
+def Gateway(broker, pki) -> Listener:
+    """A wristband gateway: the branch's gateway account, TLS, the kiosk's `listen`."""
+    return Listener(broker.port, "bank/b1/#", link(broker, pki, "gateway"))
 
 
 def wait_until(pred, timeout=20.0):
@@ -264,8 +244,6 @@ def test_client_certificate_when_the_broker_asks_for_one(tmp_path, pki):
 
 
 def test_outbox_worker_survives_database_errors_and_reports_them(tmp_path, broker):
-    from .test_branch import Listener
-
     s = store(tmp_path)
     listener = Listener(broker.port)
     real_pending = s.pending
@@ -299,8 +277,6 @@ def test_outbox_worker_survives_database_errors_and_reports_them(tmp_path, broke
 def test_message_ids_unique_across_kiosks_and_duplicates_dropped(tmp_path, broker):
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
-
-    from .test_branch import Listener
 
     a, b = store(tmp_path, "k1", "a.sqlite3"), store(tmp_path, "k2", "b.sqlite3")
     for st in (a, b):
