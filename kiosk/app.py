@@ -15,7 +15,7 @@ from typing import TextIO
 
 from .core.bus import EventBus, Order
 from .core.config import KioskConfig, Side
-from .core.errors import KioskError
+from .core.errors import ErrorCode, KioskError
 from .core.events import (
     CardRead,
     DeviceState,
@@ -210,8 +210,6 @@ class KioskApp:
                             topic_prefix=topic_prefix(self.cfg))
         notifier = self.notifier = None
         if self.cfg.staff.mqtt_host:
-            from .core.errors import ErrorCode
-
             def staff_link_failed(why: str) -> None:  # once per distinct problem, from the MQTT thread
                 self.bus.publish_threadsafe(ErrorEvent(stage="staff", code=ErrorCode.STAFF_LINK, message=why))
 

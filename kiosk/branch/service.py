@@ -104,11 +104,11 @@ class BranchService:
         return value or None
 
     def _tap(self, ev: NfcTap) -> None:
+        if ev.role == "diagnostics":
+            return  # technician badges are the service mode's (with the PIN, rate-limited)
         if ev.role == "staff":
             lang = self.cfg.languages.teller
             self.bus.publish(Notice(key="teller", text=SIGNED_IN.get(lang, SIGNED_IN["en"]), language=lang))
-        elif ev.role == "diagnostics":
-            pass  # the service mode takes technician badges (with the PIN, rate-limited)
         elif ev.role == "customer" and self.cfg.nfc.customer_ticket_on_tap:
             self._spawn(self.issue(None, source="nfc", id_hash=ev.uid_hash))
         else:
