@@ -219,7 +219,7 @@ class KioskApp:
             self.events.append(ev)
         line = format_event(ev, self._t0)
         if line:
-            print(line, file=self.out, flush=True)
+            print(mask_text(line), file=self.out, flush=True)  # the whole line: device details and notices too
         if isinstance(ev, (ErrorEvent, CardRead, TicketIssued)) or (isinstance(ev, Translation) and not ev.partial):
             self._shot_pending = f"{len(self.screenshots) + 1:03d}-{ev.type}"
 
@@ -341,14 +341,17 @@ class KioskApp:
         hub = self.hub = DeviceHub(cfg, self.bus)
         hub.start()
         store = TicketStore(cfg.queue.database.expanduser(), businesses_from_config(cfg), topic_prefix=topic_prefix(cfg))
-        store.purge(cfg.queue.retention_days)
         notifier = self.notifier = None
         if cfg.staff.mqtt_host:
-            notifier = self.notifier = StaffNotifier(store, cfg.staff.mqtt_host, cfg.staff.mqtt_port, topic_prefix(cfg),
-                                                     heartbeat_s=cfg.staff.heartbeat_s, on_state=self._broker_state)
+            def staff_link_failed(why: str) -> None:  # once per distinct problem, from the MQTT thread
+                self.bus.publish_threadsafe(ErrorEvent(stage="staff", code=ErrorCode.STAFF_LINK, message=why))
+
+            notifier = self.notifier = StaffNotifier.from_config(store, cfg, hub.salt, on_state=self._broker_state,
+                                                                 on_error=staff_link_failed)
             self._broker_state(None)
             notifier.start()
         self.branch = BranchService(cfg, self.bus, store, hub=hub, notifier=notifier, conversation=self.conversation)
+        self.branch.start_housekeeping()  # retention: now, then daily
         self.live.hub, self.live.notifier, self.live.store = hub, notifier, store
         self.service_mode = ServiceMode(self.loaded, self.bus, live=self.live)
         control = ControlServer(cfg.diagnostics.resolved_control_socket(), self.loaded, self.live)
@@ -361,6 +364,7 @@ class KioskApp:
         """The translation memory in use — reloaded when `translation.phrases_file` changes or on SIGHUP, replaced by
         the fleet's signed table when one arrives — and the teller's quick replies."""
         from .branch.fleet import RetainedSubscriber
+        from .branch.staff import BrokerLink
         from .translation.fleet import FleetUpdater, TableService
         from .translation.memory import MemoryHolder, default_memory, validate
         from .translation.quickreply import QuickReplies
@@ -399,7 +403,7 @@ class KioskApp:
             def arrived(payload: bytes) -> None:  # MQTT thread → the loop
                 self._loop.call_soon_threadsafe(lambda: tasks.append(asyncio.create_task(self.tables.apply(payload))))
 
-            subscriber = RetainedSubscriber(self.cfg.staff.mqtt_host, self.cfg.staff.mqtt_port, cfg.fleet_topic,
+            subscriber = RetainedSubscriber(BrokerLink.from_config(self.cfg.staff), None, cfg.fleet_topic,
                                             arrived).start()
         return {"tasks": tasks, "subscriber": subscriber}
 

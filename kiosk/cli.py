@@ -216,19 +216,24 @@ def translations_publish(
     config: ConfigOpt = None,
 ) -> None:
     """Publish a signed table retained on the fleet topic: every kiosk applies it (now or when it next connects)."""
+    from dataclasses import replace
+
     from .branch.fleet import publish_retained
+    from .branch.staff import BrokerLink
 
     cfg = _load(config).config
-    host, port, topic = host or cfg.staff.mqtt_host, port or cfg.staff.mqtt_port, topic or cfg.translation.fleet_topic
-    if not host or not topic:
+    link = BrokerLink.from_config(cfg.staff)  # the branch's credentials and TLS, unless told another broker
+    link = replace(link, host=host or link.host, port=port or link.port)
+    topic = topic or cfg.translation.fleet_topic
+    if not link.host or not topic:
         err.print("no broker or topic: pass --host/--topic or set staff.mqtt_host and translation.fleet_topic")
         raise typer.Exit(2)
     try:
-        publish_retained(host, port, topic, signed.read_bytes())
+        publish_retained(link, None, topic, signed.read_bytes())
     except OSError as e:
         err.print(f"not published: {e}")
         raise typer.Exit(2) from None
-    console.print(f"published {signed} retained on {topic} at {host}:{port}")
+    console.print(f"published {signed} retained on {topic} at {link.host}:{link.port}")
 
 
 # ---- models --------------------------------------------------------------------------------------------------
@@ -427,6 +432,7 @@ def run(
     from .core.privacy import MaskRules
 
     setup_logging(cfg.logging.level, cfg.logging.file, MaskRules.from_config(cfg.privacy))
+    no_core_dumps()
     from .demo import demo_script
 
     kiosk = KioskApp(cfg, screenshot_dir=screenshot_dir, exit_when_done=demo if exit_when_done is None else exit_when_done,
@@ -442,6 +448,13 @@ def run(
     if screenshot_dir is not None and kiosk.screenshots:
         console.print(f"screenshots: {len(kiosk.screenshots)} PNGs in {screenshot_dir}")
     raise typer.Exit(code)
+
+
+def no_core_dumps() -> None:
+    """A crash must not write the process's memory (a card just read, a PIN being typed) to disk."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 @app.command("screenshot")
@@ -484,20 +497,19 @@ def diagnose(
     full: Annotated[bool, typer.Option("--full", help="re-hash every model file")] = False,
     listen: Annotated[float, typer.Option(help="seconds of live microphone level reading (\"speak now\")")] = 0.0,
     no_self_test: Annotated[bool, typer.Option("--no-self-test", help="skip loading Whisper for the speech self-test")] = False,
-    pin_hash: Annotated[Optional[str], typer.Option("--pin-hash", help="print the hash of a PIN for diagnostics.pin_sha256")] = None,
+    pin_hash: Annotated[bool, typer.Option("--pin-hash", help="ask for a PIN (≥ 6 digits) and print its hash for "
+                                                              "diagnostics.pin_hash (run on the kiosk, as its user)")] = False,
     standalone: Annotated[bool, typer.Option("--standalone", help="probe the hardware even if a kiosk is running")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Run the field checks headless: Rich table, JSON report, exit 0 pass / 1 warn / 2 fail. When a kiosk is
     running, it runs the checks on its live state (nothing is re-opened or loaded twice)."""
-    if pin_hash is not None:
-        from .service.unlock import pin_hash as hash_pin
-
-        print(hash_pin(pin_hash))
+    loaded = _load(config)
+    if pin_hash:
+        _print_pin_hash(loaded.config)
         return
     from .service import diagnostics as dg
 
-    loaded = _load(config)
     unknown = set(only or ()) - set(dg.CHECKS)
     if unknown:
         err.print(f"unknown check(s): {', '.join(sorted(unknown))} (one of: {', '.join(dg.CHECKS)})")
@@ -528,6 +540,39 @@ def diagnose(
 
         console.print(f"support bundle → {write_bundle(bundle, loaded, rep, results)}")
     raise typer.Exit(dg.EXIT_CODE[rep["status"]])
+
+
+def _secret(cfg) -> bytes:
+    from .core.keys import SecretError, load_secret
+
+    try:
+        return load_secret(cfg.privacy.salt_file)
+    except SecretError as e:
+        err.print(str(e), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _print_pin_hash(cfg) -> None:
+    """The PIN is read without echo (or from stdin in scripts), never from the command line: argv is visible to
+    every user of the machine and lands in shell history."""
+    import getpass
+    import sys
+
+    from .core.keys import check_pin_strength, pin_hash
+
+    def ask(prompt: str) -> str:
+        return getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().strip()
+
+    pin = ask("new diagnostics PIN: ")
+    try:
+        check_pin_strength(pin)
+    except ValueError as e:
+        err.print(str(e))
+        raise typer.Exit(2) from None
+    if ask("again: ") != pin:
+        err.print("the PINs differ")
+        raise typer.Exit(2)
+    print(pin_hash(_secret(cfg), pin))
 
 
 @app.command("soak")
@@ -586,36 +631,57 @@ def staff_listen(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 1883,
     branch: Annotated[Optional[str], typer.Option(help="branch id (default: kiosk.branch_id)")] = None,
+    username: Annotated[str, typer.Option(help="the gateway's broker account")] = "",
+    password_file: Annotated[Optional[Path], typer.Option(help="file holding its password")] = None,
+    tls: Annotated[bool, typer.Option("--tls", help="TLS to the broker")] = False,
+    ca_file: Annotated[Optional[Path], typer.Option(help="CA of the broker's certificate")] = None,
+    cert_file: Annotated[Optional[Path], typer.Option(help="client certificate")] = None,
+    key_file: Annotated[Optional[Path], typer.Option(help="client key")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Watch a branch's staff topics, as a wristband gateway would (Ctrl-C to stop)."""
+    """Watch a branch's staff topics, as a wristband gateway would: each message once (redeliveries with the same
+    message id are dropped). Ctrl-C to stop."""
     import threading
 
-    from .branch.staff import listen
+    from .branch.staff import BrokerLink, listen
 
     cfg = _load(config).config
     pattern = f"{cfg.staff.topic_root}/{branch or cfg.kiosk.branch_id}/#"
+    password = password_file.read_text(encoding="utf-8").strip() if password_file else ""
+    link = BrokerLink(host, port, username, password, tls or ca_file is not None, ca_file, cert_file, key_file)
     stop = threading.Event()
+    refused: list[str] = []
+
+    def failed(why: str) -> None:
+        refused.append(why)
+        err.print(why, markup=False, highlight=False)
+
     try:
-        listen(host, port, pattern, lambda t, p: print(f"{t} {p}", flush=True), stop,
-               on_ready=lambda: print(f"listening on {pattern} at {host}:{port}", flush=True))
+        listen(link, port, pattern, lambda t, p: print(f"{t} {p}", flush=True), stop,
+               on_ready=lambda: print(f"listening on {pattern} at {host}:{port}", flush=True), on_error=failed)
     except KeyboardInterrupt:
         stop.set()
     except OSError as e:
-        err.print(f"cannot reach the broker at {host}:{port}: {e}")
+        from .branch.staff import describe_failure
+
+        err.print(describe_failure(e, link), markup=False, highlight=False)
         raise typer.Exit(2) from None
+    if refused:
+        raise typer.Exit(2)
 
 
 @app.command("nfc-hash")
-def nfc_hash(uid: Annotated[str, typer.Argument(help="tag UID in hex, e.g. 04A1B2C3")]) -> None:
-    """The sha256 of a badge UID, for nfc.staff_badges / nfc.diagnostics_badges."""
-    import hashlib
+def nfc_hash(uid: Annotated[str, typer.Argument(help="tag UID in hex, e.g. 04A1B2C3")], config: ConfigOpt = None) -> None:
+    """The HMAC of a badge UID with this kiosk's secret, for nfc.staff_badges / nfc.diagnostics_badges (run on the
+    kiosk, as its user: the value is useless on another kiosk)."""
+    from .core.keys import badge_hash
 
     try:
-        print(hashlib.sha256(bytes.fromhex(uid)).hexdigest())
+        raw = bytes.fromhex(uid.replace(":", ""))
     except ValueError:
         err.print("UID must be hex")
         raise typer.Exit(2) from None
+    print(badge_hash(_secret(_load(config).config), raw))
 
 
 bench_app = typer.Typer(help="Benchmarks: JSON + table (speed is measured here, not in tests).")

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
-APT_PACKAGES=(espeak-ng sox libportaudio2 libsndfile1 fonts-noto-core fonts-noto-cjk pocketsphinx-testdata mosquitto prometheus)
+APT_PACKAGES=(espeak-ng sox libportaudio2 libsndfile1 fonts-noto-core fonts-noto-cjk pocketsphinx-testdata mosquitto prometheus systemd)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

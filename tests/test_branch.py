@@ -152,7 +152,9 @@ def broker(tmp_path):
 
 
 class Listener:
-    def __init__(self, port: int, pattern: str = "bank/#") -> None:
+    """A wristband gateway: `listen` on a thread, messages collected (anonymous, or over `link`: account and TLS)."""
+
+    def __init__(self, port: int, pattern: str = "bank/#", link=None) -> None:
         from kiosk.branch.staff import listen
 
         self.messages: list[tuple[str, str]] = []
@@ -165,8 +167,8 @@ class Listener:
                 self.messages.append((topic, payload))
                 self.cond.notify_all()
 
-        self.thread = threading.Thread(target=listen, args=("127.0.0.1", port, pattern, got, self.stop, self.ready.set),
-                                       daemon=True)
+        self.thread = threading.Thread(target=listen, args=(link or "127.0.0.1", port, pattern, got, self.stop,
+                                                            self.ready.set), daemon=True)
         self.thread.start()
         assert self.ready.wait(10), "listener did not subscribe"
 
@@ -346,16 +348,17 @@ def test_branch_service_taps_keys_and_language_memory(tmp_path):
     from kiosk.branch.devices import tag_role
     from kiosk.core.events import Notice, NfcTap, TicketIssued, UiAction, UiCommand
 
-    badge = bytes.fromhex("04A1B2C3")
-    import hashlib
+    from kiosk.core.keys import badge_hash
 
+    badge, secret = bytes.fromhex("04A1B2C3"), b"k" * 32
     site = tmp_path / "s.toml"
-    site.write_text(f'[nfc]\nstaff_badges = ["{hashlib.sha256(badge).hexdigest()}"]\n'
+    site.write_text(f'[nfc]\nstaff_badges = ["{badge_hash(secret, badge)}"]\n'
                     f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n')
     cfg = load_config([site]).config
-    assert tag_role(badge, False, cfg.nfc) == "staff"
-    assert tag_role(b"\x01\x02\x03\x04", True, cfg.nfc) == "customer"
-    assert tag_role(b"\x01\x02\x03\x04", False, cfg.nfc) == "unknown"
+    assert tag_role(badge, False, cfg.nfc, secret) == "staff"
+    assert tag_role(badge, False, cfg.nfc, b"another kiosk's secret") == "unknown"  # the list is useless elsewhere
+    assert tag_role(b"\x01\x02\x03\x04", True, cfg.nfc, secret) == "customer"
+    assert tag_role(b"\x01\x02\x03\x04", False, cfg.nfc, secret) == "unknown"
 
     async def main():
         bus = EventBus()

@@ -6,7 +6,9 @@ import pytest
 
 from kiosk.core.bus import EventBus
 from kiosk.core.config import load_config
-from kiosk.branch.devices import DeviceHub, load_salt, salted_hash
+from kiosk.branch.devices import DeviceHub
+from kiosk.core.keys import load_secret, salted_hash
+from kiosk.core.privacy import VISIT
 from kiosk.core.events import CardRead, DeviceState, DeviceStatus, NfcTap
 
 from hardware.emulators import forget_emulator, get_emulator
@@ -74,10 +76,12 @@ def test_hub_events(cfg):
     assert card.id_hash == salted_hash(salt, "11010519491231002X")
     assert "11010519491231002X" not in repr(card) and "测试样例" not in repr(card)
     assert tap.uid_hash == salted_hash(salt, bytes.fromhex("04A1B2C3")) and "04a1b2c3" not in repr(tap).lower()
+    assert VISIT.names() == ("测试样例",)  # the card's name is masked wherever it appears during this visit
+    VISIT.end()
 
 
-def test_salt_is_made_once_and_private(tmp_path):
+def test_secret_is_made_once_and_private(tmp_path):
     p = tmp_path / "s" / "salt"
-    a = load_salt(p)
-    assert len(a) == 32 and load_salt(p) == a
-    assert (p.stat().st_mode & 0o777) == 0o600
+    a = load_secret(p)
+    assert len(a) == 32 and load_secret(p) == a
+    assert (p.stat().st_mode & 0o777) == 0o600 and (p.parent.stat().st_mode & 0o777) == 0o700

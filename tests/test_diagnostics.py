@@ -14,7 +14,14 @@ from typer.testing import CliRunner
 from kiosk.service import diagnostics as dg
 from kiosk.cli import app
 from kiosk.core.config import load_config
-from kiosk.service.unlock import Unlocker, pin_hash
+from kiosk.core.keys import pin_hash
+from kiosk.service.unlock import LockoutStore, Unlocker
+
+SECRET = b"s" * 32
+
+
+def fast_pin(pin: str) -> str:
+    return pin_hash(SECRET, pin, n=2**10)  # cheap scrypt for tests; the kiosk's default is 2**15
 
 from .conftest import corrupt_whisper_cache, espeak_wav
 
@@ -150,25 +157,69 @@ class Clock:
         return self.t
 
 
-def test_unlock_pin_rate_limit_badge_and_timeout():
+def test_unlock_needs_badge_and_pin_rate_limited_escalating_and_surviving_a_restart(tmp_path):
     clock = Clock()
-    u = Unlocker(pin_hash("2468"), ("b" * 64,), max_attempts=3, lockout_s=60, idle_timeout_s=120, clock=clock)
-    assert not u.try_pin("1111") and not u.try_pin("2222") and u.locked_out() == 0
-    assert not u.try_pin("3333") and u.locked_out() == 60  # third wrong PIN: locked
-    assert not u.try_pin("2468")  # even the right PIN waits out the lock
+    store = LockoutStore(tmp_path / "state" / "unlock.json")
+
+    def unlocker():
+        return Unlocker(fast_pin("246813"), SECRET, "badge+pin", max_attempts=3, lockout_s=60, max_lockout_s=200,
+                        idle_timeout_s=120, store=store, clock=clock)
+
+    u = unlocker()
+    assert not u.try_pin("246813")  # the right PIN without a badge: not even checked
+    assert u.try_badge("1a2b3c4d", known=True) == "pin" and not u.unlocked  # a cloned badge alone opens nothing
+    assert not u.try_pin("111111") and not u.try_pin("222222") and u.locked_out("pin") == 0
+    assert not u.try_pin("333333") and u.locked_out("pin") == 60  # third wrong PIN: locked
+    assert not u.try_pin("246813")  # even the right PIN waits out the lock
+    u = unlocker()  # the kiosk restarts: the lockout is still there
+    assert u.locked_out("pin") == 60
+    assert (tmp_path / "state" / "unlock.json").stat().st_mode & 0o777 == 0o600
     clock.t += 61
-    assert u.try_pin("2468") and u.unlocked
+    u.try_badge("1a2b3c4d", known=True)
+    for wrong in ("444444", "555555", "666666"):
+        u.try_pin(wrong)
+    assert u.locked_out("pin") == 120  # the second lockout doubles …
+    clock.t += 121
+    u.try_badge("1a2b3c4d", known=True)
+    for wrong in ("444444", "555555", "666666"):
+        u.try_pin(wrong)
+    assert u.locked_out("pin") == 200  # … up to max_lockout_s
+    clock.t += 201
+    assert u.try_badge("1a2b3c4d", known=True) == "pin" and u.try_pin("246813") and u.unlocked
+    assert unlocker().locked_out("pin") == 0  # success resets the escalation
     clock.t += 100
     u.touch("looked at audio")
     clock.t += 100
     assert not u.expired()  # activity kept it open
     clock.t += 21
     assert u.expired() and not u.unlocked and not u.expired()
-    assert u.try_badge("b" * 64) and not Unlocker(clock=clock).try_badge("c" * 64)
+    clock.t += 1
+    assert u.try_badge("1a2b3c4d", known=True) == "pin"
+    clock.t += 61
+    assert not u.try_pin("246813")  # the PIN must follow the badge within a minute
+
+
+def test_badge_attempts_are_rate_limited_and_logged_by_masked_id(caplog):
+    clock = Clock()
+    u = Unlocker(fast_pin("246813"), SECRET, "badge", max_attempts=3, lockout_s=60, clock=clock)
+    with caplog.at_level("INFO", logger="kiosk.audit"):
+        assert [u.try_badge(f"0000000{i}", known=False) for i in range(3)] == ["refused"] * 3
+        assert u.try_badge("1a2b3c4d", known=True) == "locked"  # cloned UIDs cannot be tried quickly
+        clock.t += 61
+        assert u.try_badge("1a2b3c4d", known=True) == "open" and u.unlocked  # badge alone: a config choice
+    assert "unknown badge #00000000" in caplog.text and "badge #1a2b3c4d" in caplog.text
+    assert not u.try_pin("246813")  # unlock = badge: PINs are not used
 
 
 def test_unlock_without_configured_pin_refuses_every_pin():
-    assert not Unlocker(clock=Clock()).try_pin("")
+    u = Unlocker("", SECRET, "pin", clock=Clock())
+    assert not u.try_pin("") and not u.try_pin("123456")
+
+
+def test_corrupt_lockout_state_fails_closed(tmp_path):
+    (tmp_path / "unlock.json").write_text("{not json")
+    u = Unlocker(fast_pin("246813"), SECRET, "pin", store=LockoutStore(tmp_path / "unlock.json"))
+    assert u.locked_out("pin") > 0
 
 
 # ---- report, bundle, CLI --------------------------------------------------------------------------------------
@@ -198,8 +249,10 @@ def test_report_schema_is_stable_and_has_no_personal_data(tmp_path):
 
 def test_cli_exit_codes_only_and_bundle(tmp_path, monkeypatch):
     site = tmp_path / "site.toml"
-    site.write_text(f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n[diagnostics]\npin_sha256 = "{"a" * 64}"\n'
-                    f'[nfc]\nstaff_badges = ["{"b" * 64}"]\n')
+    stored_pin = fast_pin("246813")
+    site.write_text(f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n[diagnostics]\npin_hash = "{stored_pin}"\n'
+                    f'[nfc]\nstaff_badges = ["{"b" * 64}"]\n[privacy]\nsalt_file = "{tmp_path}/secret"\n'
+                    f'[staff]\nmqtt_password = "hunter2-broker"\n')
     runner = CliRunner()
     res = runner.invoke(app, ["diagnose", "--only", "compute", "--config", str(site), "--out", str(tmp_path / "r.json")])
     assert res.exit_code == 0, res.output
@@ -214,9 +267,12 @@ def test_cli_exit_codes_only_and_bundle(tmp_path, monkeypatch):
         names = tar.getnames()
         config = json.loads(tar.extractfile("config.json").read())
     assert {"report.json", "config.json", "screen.png"} <= set(names)
-    assert config["diagnostics.pin_sha256"] == "<redacted>" and config["nfc.staff_badges"] == "<redacted>"
+    assert config["diagnostics.pin_hash"] == config["nfc.staff_badges"] == config["staff.mqtt_password"] == "<redacted>"
+    with tarfile.open(tmp_path / "b.tar.gz") as tar:
+        everything = b"".join(tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())
+    assert stored_pin.split("$")[-1].encode() not in everything and b"hunter2" not in everything
+    assert b"b" * 64 not in everything
     assert runner.invoke(app, ["diagnose", "--only", "nonsense"]).exit_code == 2
-    assert runner.invoke(app, ["diagnose", "--pin-hash", "2468"]).output.strip() == pin_hash("2468")
 
 
 def test_display_check(tmp_path):
@@ -234,12 +290,13 @@ def test_on_screen_unlock_runs_the_checks_and_times_out(tmp_path):
 
     from kiosk.core.bus import EventBus
     from kiosk.core.bus import Order
-    from kiosk.core.events import Notice, UiAction, UiCommand
+    from kiosk.core.events import NfcTap, Notice, UiAction, UiCommand
     from kiosk.screen.scene import SceneState
     from kiosk.service.mode import ServiceMode
 
     site = tmp_path / "s.toml"
-    site.write_text(f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n[diagnostics]\npin_sha256 = "{pin_hash("2468")}"\n'
+    site.write_text(f'[queue]\ndatabase = "{tmp_path}/q.sqlite3"\n[diagnostics]\npin_hash = "{fast_pin("246813")}"\n'
+                    f'lockout_file = "{tmp_path}/unlock.json"\n'
                     '[audio.teller]\nsource = "none"\n[audio.customer]\nsource = "none"\n')
     loaded = load_config([site])
     clock = Clock()
@@ -251,23 +308,29 @@ def test_on_screen_unlock_runs_the_checks_and_times_out(tmp_path):
         bus.listen(lambda e: notices.append(e) if isinstance(e, Notice) else None)
         scene = SceneState("zh", "en")
         bus.listen(scene.apply, Order.VIEW)  # the screen only renders what the service mode publishes
-        mode = ServiceMode(loaded, bus, clock=clock)
+        mode = ServiceMode(loaded, bus, clock=clock, secret=SECRET)
 
         def press(action, value=""):
             bus.publish(UiCommand(action=action, value=value))
 
+        def badge(role="diagnostics"):
+            bus.publish(NfcTap(uid_hash="1a2b3c4d5e6f", kind="iso14443-3", role=role))
+
         press(UiAction.DIAGNOSTICS)
-        assert scene.pin_entry == 0
-        for d in "1234":
+        assert scene.pin_entry == 0 and "badge" in notices[-1].text
+        for d in "246813":
             press(UiAction.PIN, d)
         press(UiAction.PIN, "enter")
-        assert scene.diagnostics is None and notices[-1].text == "Wrong PIN"
-        press(UiAction.DIAGNOSTICS)
-        for d in "24689":
+        await mode.task
+        assert scene.diagnostics is None and notices[-1].text == "Wrong PIN"  # the right PIN, but no badge
+        badge()
+        assert scene.pin_entry == 0 and notices[-1].text == "Badge accepted: enter the PIN"
+        for d in "2468139":
             press(UiAction.PIN, d)
         press(UiAction.PIN, "back")
-        assert scene.pin_entry == 4 and mode._pin == "2468"  # the screen knows how many digits, never which
+        assert scene.pin_entry == 6 and mode._pin == "246813"  # the screen knows how many digits, never which
         press(UiAction.PIN, "enter")
+        await mode.task  # the PIN is checked off the loop (scrypt)
         assert scene.diagnostics is not None and scene.scene(0) == "diagnostics"
         await mode.task
         names = [r.name for r in scene.diagnostics]
@@ -278,7 +341,14 @@ def test_on_screen_unlock_runs_the_checks_and_times_out(tmp_path):
         clock.t += 2
         mode.tick()  # two minutes without activity: back to the normal screen
         assert scene.diagnostics is None and not mode.unlocker.unlocked
-        press(UiAction.DIAGNOSTICS, "badge")  # a technician badge opens it directly
+        press(UiAction.DIAGNOSTICS, "badge")  # no key or touch can pretend to be a badge
+        assert scene.diagnostics is None
+        press(UiAction.PIN, "cancel")
+        badge()
+        for d in "246813":
+            press(UiAction.PIN, d)
+        press(UiAction.PIN, "enter")
+        await mode.task
         assert scene.diagnostics is not None
         await mode.task
         from kiosk.service.diagnostics import PATTERNS

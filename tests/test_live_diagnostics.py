@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.core.config import load_config
-from kiosk.core.events import ServiceView, UiAction, UiCommand
+from kiosk.core.events import ServiceView
 
 from .fakes import FakeRecogniser, Line
 
@@ -47,6 +47,9 @@ def test_diagnostics_in_a_running_kiosk_observe_and_never_reopen(tmp_path, count
     real_load = nmt.load_configured
     monkeypatch.setattr(nmt, "load_configured", lambda cfg: loads.append(1) or real_load(cfg))
     sock = tmp_path / "ctl.sock"
+    from kiosk.core.keys import badge_hash, load_secret
+
+    badge_uid = bytes.fromhex("04C0FFEE")
     site = tmp_path / "site.toml"
     site.write_text(f"""
 [audio.teller]
@@ -61,8 +64,12 @@ printer_port = "escpossim://live"
 database = "{tmp_path}/q.sqlite3"
 [privacy]
 salt_file = "{tmp_path}/salt"
+[nfc]
+diagnostics_badges = ["{badge_hash(load_secret(tmp_path / "salt"), badge_uid)}"]
 [diagnostics]
 control_socket = "{sock}"
+unlock = "badge"
+lockout_file = "{tmp_path}/unlock.json"
 [display]
 width = 640
 height = 360
@@ -97,7 +104,10 @@ height = 360
         got["socket"] = ask(sock, {"cmd": "diagnose"})
         got["cli"] = subprocess.run([sys.executable, "-m", "kiosk", "diagnose", "--config", str(site), "--out",
                                      str(tmp_path / "d.json")], capture_output=True, text=True, cwd=ROOT, timeout=120)
-        kiosk._loop.call_soon_threadsafe(kiosk.bus.publish, UiCommand(action=UiAction.DIAGNOSTICS, value="badge"))
+        from hardware.emulators import get_emulator
+        from hardware.pn532.emulator import EmulatedTag
+
+        get_emulator("pn532sim", "live").present(EmulatedTag(badge_uid))  # a technician badge on the reader
         assert checks_shown.wait(30)
         got["opens_after"] = list(counted_opens)
         kiosk.request_stop()

@@ -4,37 +4,22 @@ salted hashes only, and the card object is dropped as soon as the event is made.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import os
 import queue
 import time
-from pathlib import Path
 
 from ..core.bus import EventBus
 from ..core.config import KioskConfig
 from ..core.events import CardRead, DeviceState, DeviceStatus, NfcTap, Notice
+from ..core.keys import badge_hash, load_secret, salted_hash
+from ..core.privacy import VISIT
 
 READ_FAILED = "idcard-read-failed"
+PRINT_BACKLOG = 20  # paper tickets kept while the printer is away
 
 log = logging.getLogger(__name__)
 
 _STATUS = {"connecting": DeviceStatus.CONNECTING, "ok": DeviceStatus.OK, "disconnected": DeviceStatus.DISCONNECTED}
-
-
-def load_salt(path: Path) -> bytes:
-    """The per-kiosk secret used for hashing; created (0600) on first use."""
-    path = Path(path).expanduser()
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        salt = os.urandom(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(salt)
-        return salt
 
 
 def is_elderly(birth, age: int, today=None) -> bool:
@@ -48,9 +33,9 @@ def is_elderly(birth, age: int, today=None) -> bool:
     return years >= age
 
 
-def tag_role(uid: bytes, iso14443_4: bool, nfc) -> str:
-    """Pure: what a tapped tag is for. Badge lists hold sha256 of the UID, so the config holds no UID."""
-    h = hashlib.sha256(uid).hexdigest()
+def tag_role(uid: bytes, iso14443_4: bool, nfc, secret: bytes) -> str:
+    """Pure: what a tapped tag is for. Badge lists hold HMACs of the UID with the kiosk secret (no UID in config)."""
+    h = badge_hash(secret, uid)
     if h in nfc.diagnostics_badges:
         return "diagnostics"
     if h in nfc.staff_badges:
@@ -58,18 +43,13 @@ def tag_role(uid: bytes, iso14443_4: bool, nfc) -> str:
     return "customer" if iso14443_4 else "unknown"  # bank cards and phones speak ISO 14443-4
 
 
-def salted_hash(salt: bytes, value: str | bytes) -> str:
-    data = value.encode() if isinstance(value, str) else value
-    return hmac.new(salt, data, hashlib.sha256).hexdigest()[:24]
-
-
 class DeviceHub:
     def __init__(self, cfg: KioskConfig, bus: EventBus, salt: bytes | None = None) -> None:
         self.cfg = cfg
         self.bus = bus
-        self.salt = salt if salt is not None else load_salt(cfg.privacy.salt_file)
+        self.salt = salt if salt is not None else load_secret(cfg.privacy.salt_file)
         self.services: list = []
-        self._print_jobs: queue.Queue = queue.Queue()
+        self._print_jobs: queue.Queue = queue.Queue(maxsize=PRINT_BACKLOG)
 
     def _state(self, name: str, state, detail: str) -> None:
         if str(state) == "stopped":
@@ -80,6 +60,8 @@ class DeviceHub:
 
     def _card(self, data) -> None:
         card = data.card
+        VISIT.begin(card.name, card.english_name, others=(card.address,))  # masked wherever they appear until the
+        # visit ends: said, shown, logged, even inside an exception
         event = CardRead(card_type=str(card.card_type), masked_name=card.masked_name,
                          masked_id=card.masked_number, id_hash=salted_hash(self.salt, card.number),
                          elderly=is_elderly(card.birth, self.cfg.display.elderly_age))
@@ -89,7 +71,7 @@ class DeviceHub:
     def _tap(self, target) -> None:
         kind = "iso14443-4" if target.iso14443_4 else "iso14443-3"
         self.bus.publish_threadsafe(NfcTap(uid_hash=salted_hash(self.salt, target.uid), kind=kind,
-                                           role=tag_role(target.uid, target.iso14443_4, self.cfg.nfc)))
+                                           role=tag_role(target.uid, target.iso14443_4, self.cfg.nfc, self.salt)))
 
     def _read_failed(self, code: str) -> None:
         self.bus.publish_threadsafe(Notice(key=READ_FAILED, text=f"ID card read failed ({code}): place it again"))
@@ -98,8 +80,16 @@ class DeviceHub:
         """Queue a ticket for the printer thread; False when no printer is fitted."""
         if not self.cfg.devices.printer_port:
             return False
-        self._print_jobs.put(ticket)
-        return True
+        while True:
+            try:
+                self._print_jobs.put_nowait(ticket)
+                return True
+            except queue.Full:  # the printer has been down a long time: the oldest paper ticket is dropped
+                try:
+                    self._print_jobs.get_nowait()
+                    log.warning("printer: %d tickets waiting, the oldest is not printed", PRINT_BACKLOG)
+                except queue.Empty:
+                    pass
 
     def start(self) -> None:
         from hardware.transport import port_resolver
@@ -131,7 +121,7 @@ class DeviceHub:
                     try:
                         p.print_ticket(job)
                     except BaseException:
-                        self._print_jobs.put(job)  # not printed: try again once the printer is back
+                        self.print_ticket(job)  # not printed: try again once the printer is back (at the end)
                         raise
                 if time.monotonic() < next_status[0]:
                     return

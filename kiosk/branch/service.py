@@ -43,10 +43,24 @@ class BranchService:
             conversation = Conversation.from_config(cfg)
             bus.listen(conversation.apply, Order.DOMAIN)
         self.conversation = conversation
-        self.issued: list[Ticket] = []
+        self.issued: deque[Ticket] = deque(maxlen=50)  # the last few, for the teller's screen and tests: bounded
         self._failed: deque[float] = deque(maxlen=HELP_AFTER_FAILED_READS)
         self._tasks: set[asyncio.Task] = set()
+        self._housekeeping: asyncio.Task | None = None
         bus.listen(self._on_event, Order.SERVICE)
+
+    def start_housekeeping(self, every_s: float = 86400.0) -> None:
+        """Purge tickets and staff messages past `queue.retention_days` now and then daily (a kiosk runs for weeks)."""
+        async def loop() -> None:
+            while True:
+                try:
+                    n = await asyncio.to_thread(self.store.purge, self.cfg.queue.retention_days)
+                    log.info("retention: %d old tickets purged", n)
+                except sqlite3.Error as e:
+                    log.error("retention: purge failed (%s)", type(e).__name__)
+                await asyncio.sleep(every_s)
+
+        self._housekeeping = asyncio.get_running_loop().create_task(loop(), name="housekeeping")
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -54,6 +68,10 @@ class BranchService:
         task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
+            self._housekeeping = None
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
@@ -86,11 +104,11 @@ class BranchService:
         return value or None
 
     def _tap(self, ev: NfcTap) -> None:
+        if ev.role == "diagnostics":
+            return  # technician badges are the service mode's (with the PIN, rate-limited)
         if ev.role == "staff":
             lang = self.cfg.languages.teller
             self.bus.publish(Notice(key="teller", text=SIGNED_IN.get(lang, SIGNED_IN["en"]), language=lang))
-        elif ev.role == "diagnostics":
-            self.bus.publish(UiCommand(action=UiAction.DIAGNOSTICS, value="badge"))  # on the allowlist: unlock
         elif ev.role == "customer" and self.cfg.nfc.customer_ticket_on_tap:
             self._spawn(self.issue(None, source="nfc", id_hash=ev.uid_hash))
         else:

@@ -11,11 +11,15 @@ import json
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
+
+from ..core.privacy import mask_data
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (day TEXT NOT NULL, prefix TEXT NOT NULL, value INTEGER NOT NULL,
@@ -28,8 +32,17 @@ CREATE TABLE IF NOT EXISTS tickets (
 CREATE INDEX IF NOT EXISTS tickets_hash ON tickets (day, id_hash);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload TEXT NOT NULL, qos INTEGER NOT NULL DEFAULT 1,
-    retain INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, sent_at REAL);
+    retain INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, sent_at REAL, msg_id TEXT);
 """
+
+
+class Pending(NamedTuple):
+    id: int  # the row, for mark_sent
+    topic: str
+    payload: str
+    qos: int
+    retain: bool
+    msg_id: str  # unique across kiosks and restarts: kiosk id + UUID
 
 
 @dataclass(frozen=True)
@@ -61,15 +74,18 @@ class TicketStore:
     def __init__(self, path: Path, businesses: list[Business], *, topic_prefix: str = "bank/branch/kiosk",
                  clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.businesses = {b.id: b for b in businesses}
         self.topic_prefix = topic_prefix
+        self.kiosk_id = topic_prefix.rsplit("/", 1)[-1]  # bank/<branch>/<kiosk>
         self.clock = clock
         self._lock = threading.Lock()
         self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # an issued ticket survives a power cut
         self.db.executescript(SCHEMA)
+        if "msg_id" not in {r[1] for r in self.db.execute("PRAGMA table_info(outbox)")}:  # a database from before
+            self.db.execute("ALTER TABLE outbox ADD COLUMN msg_id TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -127,8 +143,12 @@ class TicketStore:
         return round(ahead * per, 1)
 
     def _enqueue(self, cur: sqlite3.Cursor, kind: str, payload: dict[str, object], now: float, retain: bool = False) -> None:
-        cur.execute("INSERT INTO outbox (topic, payload, qos, retain, created_at) VALUES (?, ?, 1, ?, ?)",
-                    (f"{self.topic_prefix}/{kind}", json.dumps(payload, ensure_ascii=False), int(retain), now))
+        cur.execute("INSERT INTO outbox (topic, payload, qos, retain, created_at, msg_id) VALUES (?, ?, 1, ?, ?, ?)",
+                    (f"{self.topic_prefix}/{kind}", json.dumps(mask_data(payload), ensure_ascii=False), int(retain),
+                     now, self.new_message_id()))
+
+    def new_message_id(self) -> str:
+        return f"{self.kiosk_id}-{uuid.uuid4().hex}"
 
     def notify(self, kind: str, payload: dict[str, object]) -> None:
         """A staff message outside a ticket (e.g. "customer needs help")."""
@@ -155,10 +175,18 @@ class TicketStore:
         return ticket
 
     # ---- outbox -------------------------------------------------------------------------------------------
-    def pending(self, limit: int = 100) -> list[tuple[int, str, str, int, bool]]:
+    def pending(self, limit: int = 100) -> list[Pending]:
         with self._lock:
-            return [(r[0], r[1], r[2], r[3], bool(r[4])) for r in self.db.execute(
-                "SELECT id, topic, payload, qos, retain FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?", (limit,))]
+            rows = list(self.db.execute("SELECT id, topic, payload, qos, retain, msg_id FROM outbox "
+                                        "WHERE sent_at IS NULL ORDER BY id LIMIT ?", (limit,)))
+            out = []
+            for r in rows:
+                msg_id = r[5]
+                if msg_id is None:  # written before message ids existed: give it one, once
+                    msg_id = self.new_message_id()
+                    self.db.execute("UPDATE outbox SET msg_id = ? WHERE id = ?", (msg_id, r[0]))
+                out.append(Pending(r[0], r[1], r[2], r[3], bool(r[4]), msg_id))
+            return out
 
     def mark_sent(self, message_id: int) -> None:
         with self._lock:
@@ -170,12 +198,13 @@ class TicketStore:
 
     # ---- housekeeping -------------------------------------------------------------------------------------
     def purge(self, keep_days: int) -> int:
-        """Delete tickets (and sent messages) older than `keep_days`; returns the tickets removed."""
+        """Delete tickets and staff messages older than `keep_days` — unsent ones too: a message no broker took in
+        that long is of no use to anyone, and the outbox must not grow without end. Returns the tickets removed."""
         cutoff = self._day(self.clock() - keep_days * 86400)
-        sent_cutoff = self.clock() - keep_days * 86400
+        old = self.clock() - keep_days * 86400
         with self._lock:
             n = self.db.execute("DELETE FROM tickets WHERE day < ?", (cutoff,)).rowcount
-            self.db.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?", (sent_cutoff,))
+            self.db.execute("DELETE FROM outbox WHERE COALESCE(sent_at, created_at) < ?", (old,))
             self.db.execute("DELETE FROM counters WHERE day < ?", (cutoff,))
         return n
 

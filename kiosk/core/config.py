@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
-from .privacy import DEFAULT_NAME_PATTERNS
+from .pii_numbers import DEFAULT_SAFE_PATTERNS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.toml"
@@ -27,6 +27,25 @@ WHISPER_LANGUAGES = frozenset(
     "hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne nl nn no oc pa pl ps pt ro "
     "ru sa sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk ur uz vi yi yo zh yue".split()
 )
+
+
+def state_dir() -> Path:
+    """Where the kiosk keeps its state (secret, ticket database, lockouts): systemd's StateDirectory
+    ($STATE_DIRECTORY, /var/lib/kiosk for the service), else $XDG_STATE_HOME/kiosk, else ~/.local/state/kiosk."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "kiosk"
+
+
+def cache_dir() -> Path:
+    """systemd's CacheDirectory ($CACHE_DIRECTORY, /var/cache/kiosk), else $XDG_CACHE_HOME/kiosk, else ~/.cache/kiosk."""
+    if os.environ.get("CACHE_DIRECTORY"):
+        return Path(os.environ["CACHE_DIRECTORY"].split(":")[0])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kiosk"
+
+
+# Keys that hold secrets or hashes of secrets: never printed, reported or bundled.
+SECRET_KEYS = ("diagnostics.pin_hash", "nfc.staff_badges", "nfc.diagnostics_badges", "staff.mqtt_password")
 
 
 class Side(StrEnum):
@@ -215,6 +234,9 @@ class DisplaySection(_Frozen):
     elderly_age: int = Field(65, ge=50, le=100)  # a card holder this old switches elderly mode on
 
 
+EMULATOR_SCHEMES = ("idcardsim", "pn532sim", "escpossim")
+
+
 class DevicesSection(_Frozen):
     idcard_port: str = Field("", description="pyserial URL or device path; '' = not fitted")
     idcard_baud: int = Field(115200, ge=1200, le=921600)
@@ -222,15 +244,39 @@ class DevicesSection(_Frozen):
     nfc_baud: int = Field(115200, ge=1200, le=921600)
     printer_port: str = ""
     printer_baud: int = Field(115200, ge=1200, le=921600)
+    # pyserial URL schemes allowed besides device paths, usb: lookups and the emulators (e.g. ["rfc2217"]);
+    # never "spy": it hex-dumps every byte, ID-card frames included, to stderr
+    allow_url_schemes: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _ports(self) -> "DevicesSection":
+        import re
+
+        for key in ("idcard_port", "nfc_port", "printer_port"):
+            spec = getattr(self, key)
+            scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", spec)
+            if not spec or spec.startswith("usb:") or (spec.startswith("/") and scheme is None):
+                continue
+            if scheme is None:
+                raise ValueError(f"{key} = {spec!r}: use a device path (/dev/ttyUSB0), usb:VID:PID[:SERIAL] or an "
+                                 "emulator URL")
+            name = scheme.group(1).lower()
+            if name not in EMULATOR_SCHEMES and name not in self.allow_url_schemes:
+                raise ValueError(f"{key} = {spec!r}: URL scheme {name!r} is not allowed (device paths, usb:, "
+                                 f"{', '.join(s + '://' for s in EMULATOR_SCHEMES)}; others need "
+                                 "devices.allow_url_schemes)")
+        return self
 
 
 class PrivacySection(_Frozen):
-    salt_file: Path = Path("~/.local/share/kiosk/salt")  # per-kiosk secret for hashing ID numbers and tag UIDs
+    # the per-kiosk secret (made on first start, 0600): keys for ID-number and tag hashes, badge HMACs, the PIN
+    salt_file: Path = Field(default_factory=lambda: state_dir() / "secret")
     mask_id_numbers: bool = True
     mask_names: bool = True
     mask_phone_numbers: bool = True
     mask_card_numbers: bool = True
-    name_patterns: tuple[str, ...] = DEFAULT_NAME_PATTERNS
+    name_patterns: tuple[str, ...] = ()  # extra regexes whose (group) is a name, on top of the built-in cues
+    safe_patterns: tuple[str, ...] = DEFAULT_SAFE_PATTERNS  # digit runs that are never personal (dates, times)
     shield_zone: tuple[float, float, float, float] | None = Field(
         None, description="x, y, w, h as fractions of the panel; nothing is drawn there on the customer side"
     )
@@ -248,6 +294,18 @@ class PrivacySection(_Frozen):
                 raise ValueError(f"name pattern {p!r}: {e}") from None
         return v
 
+    @field_validator("safe_patterns")
+    @classmethod
+    def _v_safe(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        for p in v:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError(f"safe pattern {p!r}: {e}") from None
+        return v
+
     @field_validator("shield_zone")
     @classmethod
     def _v_zone(cls, v: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
@@ -259,7 +317,7 @@ class PrivacySection(_Frozen):
 
 
 class ModelsSection(_Frozen):
-    cache_dir: Path = Path("~/.cache/kiosk/models")
+    cache_dir: Path = Field(default_factory=lambda: cache_dir() / "models")
 
     def resolved_cache(self) -> Path:
         env = os.environ.get("KIOSK_MODEL_CACHE")
@@ -290,7 +348,7 @@ def _default_businesses() -> tuple[BusinessType, ...]:
 
 
 class QueueSection(_Frozen):
-    database: Path = Path("~/.local/share/kiosk/queue.sqlite3")
+    database: Path = Field(default_factory=lambda: state_dir() / "queue.sqlite3")
     businesses: tuple[BusinessType, ...] = Field(default_factory=_default_businesses)
     default_business: str = "cash"
     elderly_business: str = "priority"  # elderly customers get this queue
@@ -315,11 +373,35 @@ class StaffSection(_Frozen):
     mqtt_port: int = Field(1883, ge=1, le=65535)
     topic_root: str = Field("bank", pattern=r"^[A-Za-z0-9_-]+$")
     heartbeat_s: float = Field(30.0, ge=1.0, le=3600.0)
+    mqtt_username: str = ""  # "" = anonymous (a branch broker should refuse that)
+    mqtt_password: str = ""  # or, better, mqtt_password_file (e.g. a systemd credential)
+    mqtt_password_file: Path | None = None
+    mqtt_tls: bool = False  # TLS to the broker (port 8883 by convention)
+    mqtt_ca_file: Path | None = None  # the CA that signed the broker's certificate (unset = the system's CAs)
+    mqtt_cert_file: Path | None = None  # client certificate, when the broker asks for one
+    mqtt_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls(self) -> "StaffSection":
+        if (self.mqtt_ca_file or self.mqtt_cert_file) and not self.mqtt_tls:
+            raise ValueError("mqtt_ca_file / mqtt_cert_file are set but mqtt_tls = false")
+        if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
+            raise ValueError("mqtt_cert_file and mqtt_key_file go together")
+        if self.mqtt_password and self.mqtt_password_file:
+            raise ValueError("set mqtt_password or mqtt_password_file, not both")
+        return self
+
+    def password(self) -> str:
+        if self.mqtt_password_file is not None:
+            return self.mqtt_password_file.expanduser().read_text(encoding="utf-8").strip()
+        return self.mqtt_password
 
 
 class NfcSection(_Frozen):
-    staff_badges: tuple[str, ...] = ()  # sha256 of the badge UID (`kiosk nfc hash UID`): teller sign-in
-    diagnostics_badges: tuple[str, ...] = ()  # sha256 of technician badge UIDs: diagnostics unlock
+    # HMACs of badge UIDs with this kiosk's secret (`kiosk nfc-hash UID`, run on the kiosk): a UID badge can be
+    # cloned, so a badge alone opens nothing that matters (diagnostics also need the PIN by default)
+    staff_badges: tuple[str, ...] = ()  # teller sign-in
+    diagnostics_badges: tuple[str, ...] = ()  # technician badges: diagnostics unlock
     customer_ticket_on_tap: bool = True  # bank card / phone (ISO 14443-4) tap → queue ticket without the ID card
 
     @field_validator("staff_badges", "diagnostics_badges")
@@ -329,16 +411,29 @@ class NfcSection(_Frozen):
 
         for h in v:
             if not re.fullmatch(r"[0-9a-f]{64}", h):
-                raise ValueError("badges are listed as sha256 hex of the UID (see `kiosk nfc hash UID`)")
+                raise ValueError("badges are listed as 64 hex digits made on this kiosk by `kiosk nfc-hash UID`")
         return v
 
 
 class DiagnosticsSection(_Frozen):
-    pin_sha256: str = Field("", pattern=r"^([0-9a-f]{64})?$", description="`kiosk diagnose --pin-hash PIN`; '' = no PIN")
-    max_attempts: int = Field(3, ge=1, le=10)
-    lockout_s: float = Field(60.0, ge=5, le=3600)
+    # scrypt hash made on this kiosk by `kiosk diagnose --pin-hash` (≥ 6 digits); "" = no PIN
+    pin_hash: str = Field("", pattern=r"^(scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/]+=*\$[A-Za-z0-9+/]+=*)?$")
+    pin_sha256: str = ""  # removed: unsalted; kept only to say so
+    unlock: Literal["badge+pin", "pin", "badge"] = "badge+pin"  # what opens diagnostics on the glass
+    max_attempts: int = Field(3, ge=1, le=10)  # wrong PINs (or unknown badges) before a lockout
+    lockout_s: float = Field(60.0, ge=5, le=3600)  # the first lockout; each next one doubles …
+    max_lockout_s: float = Field(3600.0, ge=5, le=86400)  # … up to this
+    lockout_file: Path = Field(default_factory=lambda: state_dir() / "unlock.json")  # survives a restart
     idle_timeout_s: float = Field(120.0, ge=10, le=3600)
     control_socket: str = ""  # where a running kiosk answers `kiosk diagnose`; "" = the runtime directory
+
+    @field_validator("pin_sha256")
+    @classmethod
+    def _v_removed(cls, v: str) -> str:
+        if v:
+            raise ValueError("unsalted sha256 PIN hashes are no longer accepted: make a new one on the kiosk with "
+                             "`kiosk diagnose --pin-hash` and set diagnostics.pin_hash")
+        return v
 
     def resolved_control_socket(self) -> Path:
         if self.control_socket:
@@ -360,22 +455,22 @@ class LoggingSection(_Frozen):
 
 
 class KioskConfig(_Frozen):
-    kiosk: KioskSection = KioskSection()
-    languages: LanguagesSection = LanguagesSection()
-    audio: AudioSection = AudioSection()
-    vad: VadSection = VadSection()
-    asr: AsrSection = AsrSection()
-    translation: TranslationSection = TranslationSection()
-    display: DisplaySection = DisplaySection()
-    devices: DevicesSection = DevicesSection()
-    privacy: PrivacySection = PrivacySection()
-    models: ModelsSection = ModelsSection()
-    queue: QueueSection = QueueSection()
-    staff: StaffSection = StaffSection()
-    nfc: NfcSection = NfcSection()
-    diagnostics: DiagnosticsSection = DiagnosticsSection()
-    telemetry: TelemetrySection = TelemetrySection()
-    logging: LoggingSection = LoggingSection()
+    kiosk: KioskSection = Field(default_factory=KioskSection)  # made at load: env-dependent defaults
+    languages: LanguagesSection = Field(default_factory=LanguagesSection)
+    audio: AudioSection = Field(default_factory=AudioSection)
+    vad: VadSection = Field(default_factory=VadSection)
+    asr: AsrSection = Field(default_factory=AsrSection)
+    translation: TranslationSection = Field(default_factory=TranslationSection)
+    display: DisplaySection = Field(default_factory=DisplaySection)
+    devices: DevicesSection = Field(default_factory=DevicesSection)
+    privacy: PrivacySection = Field(default_factory=PrivacySection)
+    models: ModelsSection = Field(default_factory=ModelsSection)
+    queue: QueueSection = Field(default_factory=QueueSection)
+    staff: StaffSection = Field(default_factory=StaffSection)
+    nfc: NfcSection = Field(default_factory=NfcSection)
+    diagnostics: DiagnosticsSection = Field(default_factory=DiagnosticsSection)
+    telemetry: TelemetrySection = Field(default_factory=TelemetrySection)
+    logging: LoggingSection = Field(default_factory=LoggingSection)
 
 
 @dataclass(frozen=True)
@@ -392,7 +487,9 @@ class LoadedConfig:
 
 # Keys whose relative paths are resolved against the directory of the file that set them.
 _PATH_KEYS = ("audio.teller.file", "audio.customer.file", "models.cache_dir", "logging.file", "privacy.salt_file",
-              "translation.phrases_file", "translation.glossary_file", "translation.fleet_store", "queue.database")
+              "translation.phrases_file", "translation.glossary_file", "translation.fleet_store", "queue.database",
+              "display.font_dirs", "diagnostics.lockout_file", "staff.mqtt_password_file", "staff.mqtt_ca_file",
+              "staff.mqtt_cert_file", "staff.mqtt_key_file")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -432,13 +529,19 @@ def _read_toml(path: Path) -> dict[str, Any]:
         parts = key.split(".")
         for p in parts[:-1]:
             node = node.get(p) if isinstance(node, dict) else None
-        if isinstance(node, dict) and isinstance(node.get(parts[-1]), str):
-            raw = node[parts[-1]]
-            p = Path(raw).expanduser()
-            if raw and not p.is_absolute() and not raw.startswith("~"):
-                p = (path.parent / p).resolve()
-            node[parts[-1]] = str(p)
+        if isinstance(node, dict) and isinstance(node.get(parts[-1]), (str, list)):
+            value = node[parts[-1]]
+            resolved = [_resolve(path, v) if isinstance(v, str) else v for v in (value if isinstance(value, list) else [value])]
+            node[parts[-1]] = resolved if isinstance(value, list) else resolved[0]
     return data
+
+
+def _resolve(config_file: Path, raw: str) -> str:
+    """A path relative to the file that sets it; ~ is the user's home."""
+    p = Path(raw).expanduser()
+    if raw and not p.is_absolute() and not raw.startswith("~"):
+        p = (config_file.parent / p).resolve()
+    return str(p)
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -498,7 +601,8 @@ def site_config_files(explicit: list[Path] | None) -> list[Path]:
     return [site] if site.exists() else []
 
 
-def effective_items(loaded: LoadedConfig) -> list[tuple[str, Any, str]]:
-    """(dotted key, value, source) for every leaf of the effective config, for `config show` and diagnostics."""
+def effective_items(loaded: LoadedConfig, *, redact: bool = True) -> list[tuple[str, Any, str]]:
+    """(dotted key, value, source) for every leaf of the effective config, for `config show` and diagnostics.
+    Secrets and hashes of secrets (`SECRET_KEYS`) read "<redacted>" unless `redact` is False."""
     flat = _flatten(loaded.config.model_dump(mode="json"))
-    return [(k, v, loaded.source_of(k)) for k, v in flat.items()]
+    return [(k, "<redacted>" if redact and k in SECRET_KEYS and v else v, loaded.source_of(k)) for k, v in flat.items()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .config import Side
 from .events import CardRead, Event, FinalTranscript, TicketIssued, UiAction, UiCommand
+from .privacy import VISIT
 
 
 class Conversation:
@@ -46,6 +47,8 @@ class Conversation:
                 self.customer = ev.value or self.next_customer_language()
             elif ev.action is UiAction.ELDERLY:
                 self.elderly = {"on": True, "off": False}.get(ev.value, not self.elderly)
+            elif ev.action in (UiAction.CLEAR, UiAction.CALL_NEXT):
+                VISIT.end()  # the customer's visit is over: their card name is forgotten
         elif isinstance(ev, (CardRead, TicketIssued)) and ev.elderly:
             self.elderly = True
         changed = (self.customer, self.elderly) != before

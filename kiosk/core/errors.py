@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     QUEUE_FAILED = "queue-failed"
     GPU_FALLBACK = "gpu-fallback"
     TELEMETRY_FAILED = "telemetry-failed"
+    STAFF_LINK = "staff-link"  # the MQTT broker refuses the kiosk or cannot be trusted
 
 
 class KioskError(Exception):

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import tomllib
@@ -31,6 +32,22 @@ _MARKER = ".verified.json"
 _HASHES = ".provisioned.json"  # sha256 and size of every file of a provisioned model, recorded at `add`
 
 Progress = Callable[[str, int, int], None]  # (label, done_bytes, total_bytes)
+
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
+
+
+def check_name(name: str) -> str:
+    """A model name is one plain path component: letters, digits, ".", "_", "-", not starting with "." (so never
+    "..", a hidden file or a temporary directory of the cache). Every way into the cache goes through here."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise KioskError(ErrorCode.MODEL_CORRUPT, f"invalid model name {name!r}",
+                         hint="use letters, digits, '.', '_' and '-' only (e.g. opus-mt-zh-en)")
+    return name
+
+
+def _safe_relative(rel: str) -> bool:
+    parts = Path(rel).parts
+    return bool(parts) and not Path(rel).is_absolute() and all(p not in ("..", ".", "") for p in parts)
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,7 @@ class ModelStore:
             raise KioskError(ErrorCode.MODEL_MISSING, f"model {name!r} is not in models/manifest.toml (known: {known})") from None
 
     def path(self, name: str) -> Path:
-        return self.cache_dir / name
+        return self.cache_dir / check_name(name)
 
     # ---- install -------------------------------------------------------------------------------------------
     def install(self, name: str, *, force: bool = False, progress: Progress | None = None) -> Path:
@@ -214,8 +231,13 @@ class ModelStore:
             marker = json.loads((d / _MARKER).read_text())
         except (OSError, ValueError):
             marker = {}
+        if d.is_symlink():
+            raise KioskError(ErrorCode.MODEL_CORRUPT, f"model {name!r} is a symbolic link: refused", hint=fix)
         for f in spec.files:
             p = d / f.name
+            if not _safe_relative(f.name) or any(_linked(d, f.name)):
+                raise KioskError(ErrorCode.MODEL_CORRUPT, f"model {name!r}: {f.name} is a link or outside the model "
+                                 "directory: refused", hint=self._refix(spec))
             if not p.is_file():
                 raise KioskError(ErrorCode.MODEL_MISSING, f"model {name!r}: file {f.name} is missing", hint=fix)
             if p.stat().st_size != f.size:
@@ -269,7 +291,7 @@ class ModelStore:
         names = [n for n in self.manifest if self.path(n).is_dir()]
         if self.cache_dir.is_dir():
             names += sorted(p.name for p in self.cache_dir.iterdir()
-                            if (p / _HASHES).is_file() and p.name not in names)
+                            if _NAME.fullmatch(p.name) and (p / _HASHES).is_file() and p.name not in names)
         return names
 
     # ---- provisioned models (NMT, Whisper) ---------------------------------------------------------------------
@@ -281,8 +303,10 @@ class ModelStore:
         not). What kind of model it is, and how to load it, is the caller's business (`kiosk.provision`); `kind`
         and `meta` (e.g. the languages a recogniser is restricted to) are recorded with the hashes."""
         source = Path(source)
+        check_name(name)
         if not source.is_dir():
             raise KioskError(ErrorCode.MODEL_MISSING, f"{source} is not a directory")
+        files = _plain_files(source)
         spec = self.manifest.get(name)
         if spec is not None and spec.kind == "whisper":
             raise KioskError(ErrorCode.MODEL_CORRUPT, f"{name!r} is a Whisper model: use `kiosk models install`")
@@ -291,7 +315,7 @@ class ModelStore:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         record: dict[str, dict[str, object]] = {}
-        for src in sorted(p for p in source.rglob("*") if p.is_file()):
+        for src in files:
             rel = src.relative_to(source).as_posix()
             if rel in (_HASHES, _MARKER):
                 continue
@@ -331,5 +355,32 @@ class ModelStore:
 
     def _spec_from_record(self, name: str, directory: Path) -> ModelSpec:
         data = json.loads((directory / _HASHES).read_text())
+        if not all(_safe_relative(f) for f in data["files"]):
+            raise KioskError(ErrorCode.MODEL_CORRUPT, f"model {name!r}: its record names files outside the model "
+                             "directory: refused", hint="provision it again with `kiosk models add DIR`")
         files = tuple(ModelFile(f, (), v["size"], v["sha256"]) for f, v in data["files"].items())
         return ModelSpec(name, data.get("kind", "nmt"), data.get("description", ""), data.get("license", ""), (), files)
+
+
+def _linked(directory: Path, rel: str):
+    """For each step of `rel` under `directory`: is it a symbolic link?"""
+    p = directory
+    for part in Path(rel).parts:
+        p = p / part
+        yield p.is_symlink()
+
+
+def _plain_files(source: Path) -> list[Path]:
+    """The regular files under `source`; a symbolic link (which could point anywhere: /etc/shadow, another model)
+    or a device, socket or pipe refuses the whole directory."""
+    out = []
+    for root, dirs, names in os.walk(source, followlinks=False):
+        for entry in [*dirs, *names]:
+            p = Path(root) / entry
+            if p.is_symlink():
+                raise KioskError(ErrorCode.MODEL_CORRUPT, f"{p} is a symbolic link: refused",
+                                 hint="copy the real files into the model directory")
+            if entry in names and not p.is_file():
+                raise KioskError(ErrorCode.MODEL_CORRUPT, f"{p} is not a regular file: refused")
+        out += [Path(root) / n for n in names]
+    return sorted(out)

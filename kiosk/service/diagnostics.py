@@ -5,7 +5,6 @@ versions, the config hash, results and timings — never personal data."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import socket
@@ -409,9 +408,12 @@ def check_queue(ctx: "Context") -> list[CheckResult]:
     broker = ctx.live.broker() if ctx.live is not None else None
     if cfg.staff.mqtt_host and broker is not None:  # the running kiosk's link, not a new connection
         out.append(CheckResult("queue", "MQTT broker", "pass" if broker["connected"] else "fail",
-                               "" if broker["connected"] else f"broker {cfg.staff.mqtt_host}:{cfg.staff.mqtt_port} "
-                               "not connected: wristbands get no tickets until it is back (messages wait in the outbox)",
-                               {"source": "live", **broker}))
+                               "" if broker["connected"] else (broker.get("error") or f"broker {cfg.staff.mqtt_host}:"
+                               f"{cfg.staff.mqtt_port} not connected") + ": wristbands get no tickets until it is back "
+                               "(messages wait in the outbox)", {"source": "live", **broker}))
+        if not broker.get("db_ok", True):
+            out.append(CheckResult("queue", "staff outbox", "fail", "the ticket database fails: staff messages cannot "
+                                   "be sent; call support", {"source": "live"}))
     elif cfg.staff.mqtt_host:
         try:
             socket.create_connection((cfg.staff.mqtt_host, cfg.staff.mqtt_port), 1.5).close()
@@ -426,21 +428,54 @@ def check_queue(ctx: "Context") -> list[CheckResult]:
 
 
 # ---- config ---------------------------------------------------------------------------------------------------
-REDACT_KEYS = ("nfc.staff_badges", "nfc.diagnostics_badges", "diagnostics.pin_sha256")
-
-
 def config_hash(loaded: LoadedConfig) -> str:
-    return hashlib.sha256(json.dumps(loaded.config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+    """An HMAC of the effective config with a key derived from the kiosk secret: equal digests mean equal configs on
+    this kiosk, and nothing (no PIN, no badge) can be recovered from it. "unavailable" without the secret."""
+    from ..core.keys import SecretError, config_digest, load_secret
+
+    path = loaded.config.privacy.salt_file.expanduser()
+    if not path.exists():
+        return "unavailable"
+    try:
+        secret = load_secret(path)
+    except SecretError:
+        return "unavailable"
+    canonical = json.dumps(loaded.config.model_dump(mode="json"), sort_keys=True, ensure_ascii=False).encode()
+    return config_digest(secret, canonical)
 
 
 def redacted_config(loaded: LoadedConfig) -> dict[str, Any]:
-    return {k: ("<redacted>" if k in REDACT_KEYS and v else v) for k, v, _ in effective_items(loaded)}
+    return {k: v for k, v, _ in effective_items(loaded)}  # secrets and their hashes read "<redacted>"
 
 
 def check_config(ctx: "Context") -> list[CheckResult]:
     changed = {k: src for k, _, src in effective_items(ctx.loaded) if src != "default" and not src.endswith("default.toml")}
-    return [CheckResult("config", "effective config", "pass", detail={"files": [str(f) for f in ctx.loaded.files],
-                                                                      "overrides": changed, "hash": config_hash(ctx.loaded)})]
+    out = [CheckResult("config", "effective config", "pass", detail={"files": [str(f) for f in ctx.loaded.files],
+                                                                     "overrides": changed, "hash": config_hash(ctx.loaded)})]
+    out += check_access(ctx.cfg)
+    return out
+
+
+def check_access(cfg) -> list[CheckResult]:
+    """How diagnostics are opened on the glass and how the staff link is protected: warnings a bank must see."""
+    d, s, out = cfg.diagnostics, cfg.staff, []
+    if d.unlock == "badge":
+        out.append(CheckResult("config", "diagnostics unlock", "warn", "a badge alone opens diagnostics, and UID badges "
+                               "can be cloned: set diagnostics.unlock = \"badge+pin\" and a PIN"))
+    elif not d.pin_hash:
+        out.append(CheckResult("config", "diagnostics unlock", "warn", "no diagnostics PIN: the mode cannot be opened on "
+                               "the glass (`kiosk diagnose --pin-hash`, then diagnostics.pin_hash)"))
+    elif d.unlock == "badge+pin" and not cfg.nfc.diagnostics_badges:
+        out.append(CheckResult("config", "diagnostics unlock", "warn", "no technician badge listed: the mode cannot be "
+                               "opened on the glass (`kiosk nfc-hash UID`, then nfc.diagnostics_badges)"))
+    else:
+        out.append(CheckResult("config", "diagnostics unlock", "pass", detail={"unlock": d.unlock}))
+    if s.mqtt_host:
+        problems = [p for p, bad in (("no TLS", not s.mqtt_tls), ("no broker account", not s.mqtt_username)) if bad]
+        out.append(CheckResult("config", "staff link", "warn" if problems else "pass",
+                               f"MQTT with {' and '.join(problems)}: anyone on the branch LAN can read or spoof staff "
+                               "messages (README › Security)" if problems else ""))
+    return out
 
 
 CHECKS: dict[str, Callable[["Context"], list[CheckResult]]] = {

@@ -47,7 +47,7 @@ class LiveState:
         n = self.notifier
         if n is None:
             return None
-        return {"connected": n.connected.is_set(), "outbox": n.store.outbox_depth()}
+        return n.health()  # connected, why not, outbox depth, database health
 
     def queues(self) -> dict[str, int]:
         out = {}

@@ -1,4 +1,4 @@
-"""The on-screen diagnostics mode: unlock (PIN with rate limit, or a technician badge), run the same checks as
+"""The on-screen diagnostics mode: unlock (a technician badge and the PIN by default, rate-limited), run the same checks as
 `kiosk diagnose` in a worker thread — observing the running kiosk, never re-opening its ports or re-loading its
 models —, show them on the teller's half, and close after inactivity.
 
@@ -11,21 +11,24 @@ import asyncio
 import logging
 
 from ..core.bus import EventBus, Order
-from ..core.events import DiagnosticRow, Event, Notice, ServiceView, UiAction, UiCommand
+from ..core.events import DiagnosticRow, Event, NfcTap, Notice, ServiceView, UiAction, UiCommand
+from ..core.keys import load_secret
 from ..screen.patterns import PATTERNS
-from .unlock import Unlocker
+from .unlock import LockoutStore, Unlocker
 
 log = logging.getLogger("kiosk.audit")
 
 
 class ServiceMode:
-    def __init__(self, loaded, bus: EventBus, *, live=None, clock=None) -> None:
+    def __init__(self, loaded, bus: EventBus, *, live=None, clock=None, secret: bytes | None = None) -> None:
         d = loaded.config.diagnostics
         self.loaded = loaded
         self.bus = bus
         self.live = live  # the running kiosk's state (service.live.LiveState), or None: probe like the CLI
         kwargs = {"clock": clock} if clock is not None else {}
-        self.unlocker = Unlocker(d.pin_sha256, (), d.max_attempts, d.lockout_s, d.idle_timeout_s, **kwargs)
+        secret = secret if secret is not None else load_secret(loaded.config.privacy.salt_file)
+        self.unlocker = Unlocker(d.pin_hash, secret, d.unlock, d.max_attempts, d.lockout_s, d.max_lockout_s,
+                                 d.idle_timeout_s, LockoutStore(d.lockout_file), **kwargs)
         self.task: asyncio.Task | None = None
         self.mode = "off"  # off | pin | checks | pattern
         self.rows: tuple[DiagnosticRow, ...] = ()
@@ -41,20 +44,27 @@ class ServiceMode:
         self.bus.publish(ServiceView(mode=self.mode, rows=self.rows, pin_length=len(self._pin or ""),
                                      pattern=self.pattern))
 
+    def _notice(self, text: str) -> None:
+        self.bus.publish(Notice(key="diagnostics", text=text))
+
     def _on_event(self, ev: Event) -> None:
+        if isinstance(ev, NfcTap) and ev.role in ("diagnostics", "unknown") and not self.active:
+            self._badge(ev)
+            return
         if not isinstance(ev, UiCommand):
             return
         if self.unlocker.unlocked:
             self.unlocker.touch(f"key {ev.action}")
         if ev.action is UiAction.DIAGNOSTICS:
-            if ev.value == "badge":
-                self.unlocker._open("badge")
-                self._enter()
-            elif self.active:
+            if self.active:
                 self.leave()
+            elif self.unlocker.mode == "badge":
+                self._notice("Tap a technician badge")
             else:
                 self._pin, self.mode = "", "pin"
                 self._show()
+                if self.unlocker.mode == "badge+pin" and not self.unlocker.awaiting_pin:
+                    self._notice("Tap a technician badge, then enter the PIN")
         elif ev.action is UiAction.PIN and self._pin is not None:
             self._key(ev.value)
         elif ev.action is UiAction.PATTERN and self.unlocker.unlocked:
@@ -68,15 +78,30 @@ class ServiceMode:
             self._pin = self._pin[:-1]
         elif key == "enter":
             pin, self._pin, self.mode = self._pin, None, "off"
-            if self.unlocker.try_pin(pin):
-                self._enter()
-                return
-            wait = self.unlocker.locked_out()
-            self.bus.publish(Notice(key="diagnostics", text=f"Wrong PIN — locked for {wait:.0f} s" if wait
-                                    else "Wrong PIN"))
+            self.task = asyncio.get_running_loop().create_task(self._check_pin(pin))
         elif key.isdigit() and len(self._pin) < 12:
             self._pin += key
         self._show()
+
+    async def _check_pin(self, pin: str) -> None:
+        if await asyncio.to_thread(self.unlocker.try_pin, pin):  # scrypt: slow on purpose, off the loop
+            self._enter()
+            return
+        wait = self.unlocker.locked_out("pin")
+        self._notice(f"Wrong PIN — locked for {wait:.0f} s" if wait else "Wrong PIN")
+
+    def _badge(self, tap: NfcTap) -> None:
+        """A technician badge (or any unknown tag, which counts as a failed attempt)."""
+        result = self.unlocker.try_badge(tap.uid_hash[:8], known=tap.role == "diagnostics")
+        if result == "open":
+            self._enter()
+        elif result == "pin":
+            self._pin, self.mode = "", "pin"
+            self._notice("Badge accepted: enter the PIN")
+            self._show()
+        elif result == "locked" or (tap.role == "diagnostics" and result == "refused"):
+            wait = self.unlocker.locked_out("badge")
+            self._notice(f"Badge refused — locked for {wait:.0f} s" if wait else "Badge refused")
 
     def _enter(self) -> None:
         self.mode, self.rows, self.pattern = "checks", (DiagnosticRow("checks", "warn", "running…"),), None
