@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import numbers
-from .lexicon import CJK, FLAG_CLASSES, SLOT_MARK, Features, Lexicon, Reading
+from .lexicon import CJK, FLAG_CLASSES, SLOT_MARK, Features, Lexicon, Reading, fold
 from .table import DEFAULT_TABLE, Intent, Table, TableError, load_table
 
 SLOT = re.compile(r"\{([a-z_]+?)(\d*)\}")
@@ -396,13 +396,14 @@ class TranslationMemory:
 
     def _sentence(self, s: str, source: str, target: str) -> list[Segment]:
         """A sentence whole; or by its clauses when every clause matches and the whole does not, or the first clause
-        is a courtesy of its own ("Hi, do you speak English?"; a trailing "thanks" stays with its request). Never cut where the speaker did not pause: "No tengo…"
+        is a courtesy of its own that the whole's phrasing does not say ("Hi, do you speak English?"; but "您好，需要办
+        什么业务？" is one phrasing; a trailing "thanks" stays with its request). Never cut where the speaker did not pause: "No tengo…"
         is not "No." + "tengo…"."""
         m = self.match(s, source, target)
         clauses = [c.strip() for c in _CLAUSE_END.split(s) if c.strip()]
         if len(clauses) > 1:  # "我想开户，我的卡丢了": each clause its meaning, when every one matches
             ms = [self.match(c, source, target) for c in clauses]
-            if all(ms) and (m is None or self._courtesy(ms[0])):
+            if all(ms) and (m is None or self._courtesy(ms[0]) and fold(clauses[0], source) not in fold(m.pattern, source)):
                 return [Segment(c, cm) for c, cm in zip(clauses, ms)]
         return [Segment(s, m)]
 

@@ -400,7 +400,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("time", re.compile(r"(?i:à|vers|um|в)\s+(?P<h>[01]?\d|2[0-3])\s*(?i:h|heures?|uhr|часа|часов|час)(?![^\W\d_])(?:\s*(?P<mi>[0-5]\d)(?!\d))?")),
     ("percent", re.compile(r"百分之(?P<cn>[" + _CJK_NUM_CHARS + r"\d.]+)")),
     ("percent", re.compile(r"(?P<num>" + _NUM + r")\s*(?:%|％|percent|per cent|pour cent|prozent|por ciento|процент\w*|في المائة|بالمائة)", re.I)),
-    ("duration", re.compile(r"(?P<n>\d+)\s*(?P<u1>分(?!钟|鐘|之|の)|분)")),
+    ("duration", re.compile(r"(?P<n>\d+)\s*(?P<u1>分(?!钟|鐘|之|の[\d一二三四五六七八九十])|분)")),
     # "an hour", "une heure", "einen Tag", "одну неделю": one of the unit
     ("duration", re.compile(r"(?<![\w'])(?P<n>an?|one|une?|ein(?:e[nm]?)?|una?|uno|один|одну|одна|одного)[\s-]+(?:" + _DURATION_RE + r")" + _L, re.I)),
     ("duration", re.compile(r"(?P<n>(?:" + _NUM + r"|" + _CJKN + r"+?)(?:个半|個半)?|半)(?:\s*|-)(?:" + _DURATION_RE + r")" + _L, re.I)),
