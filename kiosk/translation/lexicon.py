@@ -167,6 +167,8 @@ class Lexicon:
     def _add(self, word: str, cls: str, concept: str) -> None:
         if any(unicodedata.category(c) == "Sc" for c in word):
             return  # currency symbols are read with their amount (`numbers`), never as words
+        if word.startswith("!"):  # "!别的" in negation: read within the class (longest wins), meaning nothing
+            word, concept = word[1:], "none"
         norm = fold(word.rstrip("*"), self.lang) + ("*" if word.endswith("*") and self.lang not in CJK else "")
         if not norm.strip("*"):
             return
@@ -198,12 +200,14 @@ class Lexicon:
                 continue
             for m in pat.finditer(masked):
                 concept = self._concept(cls, m.group())
+                if concept == "none":
+                    continue
                 words.append((m.group(), cls, concept))
                 if cls == "negation":
                     negation = True
                 elif cls == "question":
                     question = True
-                elif cls in sets and concept and concept != "none":  # "none": read, but no meaning (誰か)
+                elif cls in sets and concept:
                     sets[cls].add(concept)
         key = norm
         if "filler" in self._res:  # masking keeps positions: cut the filler words out of the normalised text

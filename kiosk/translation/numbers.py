@@ -545,8 +545,9 @@ def extract(text: str, lang: str = "en", *, currencies: tuple[tuple[str, str], .
                         continue  # 一个, 一遍, 一度, 一下, 一张: words, not amounts (but 三号, 五元, 两位, 两张 are)
                     if g["cjk"][-1] in "点點" or (lang == "ja" and g["cjk"] == "十" and nxt == "分"):
                         continue  # 三点 followed by nothing numeric is not a decimal; 十分 is "enough" in Japanese
-                    if len(g["cjk"]) == 1 and g["cjk"] in "百千万萬亿億" and nxt not in _COUNTERS:
-                        continue  # 万事达, 千万 (by all means), 百货: words, not amounts
+                    if g["cjk"][0] in "百佰千仟万萬亿億" and nxt not in _COUNTERS and not (
+                            _currency_table(currencies)[1].match(norm, e)):
+                        continue  # 万事达, 千万别 (by all means), 万一 (in case), 百货: words, not amounts
                     d = cjk_numeral(g["cjk"])
                     if d is None:
                         continue
