@@ -14,9 +14,10 @@ the text is normalised, and its critical features are read. A phrasing is a cand
   phrasings ("close my card" is never "close my account"; "open one" is not "open an account").
 
 Only then does fuzzy similarity (rapidfuzz, on the text without filler words) decide among the candidates, above
-`threshold`, and only when no other intent comes within `margin` of the best. A turn is matched whole, then sentence
-by sentence (a sentence by its comma-separated clauses only when every clause matches); a sentence that does not
-match is not translated. The translation is the reviewed `say` of the target language with the slot values written
+`threshold` (more for short phrasings), and only when no other intent comes within `margin` of the best. A turn is
+matched sentence by sentence (a sentence by its comma-separated clauses when every clause matches and the whole does
+not, or when it opens with a courtesy of its own; the whole turn when its sentences do not all match); a sentence that
+does not match is not translated. The translation is the reviewed `say` of the target language with the slot values written
 in the listener's conventions — the currency carried over, never defaulted.
 """
 
