@@ -78,7 +78,7 @@ def score_case(memory: TranslationMemory, case: Case) -> Outcome:
         else:
             wrong += 1
     missing_labelled = [k for k in case.slots if k not in slots]
-    if correct and missing_labelled:  # a labelled value the answer does not carry
+    if correct and missing_labelled and not open_labels:  # every sentence answered, a labelled value not carried
         correct, wrong = correct - 1, wrong + 1
     miss = len(labelled) - correct - min(wrong, len(labelled) - correct)
     counts = (len(case.intents), len(labelled), len(got), correct, wrong, max(0, miss))

@@ -20,19 +20,20 @@ FLAG_CLASSES = ("negation", "question")
 SLOT_MARK = "§"  # stands for a slot value (an amount with its currency, a date …) in normalised text
 
 # Sounds and words that carry no meaning at a counter; a bank may add its own (`filler = [...]` in its lexicon).
+# Greetings, thanks and apologies are not filler: they are intents of their own ("Voilà votre carte" is not
+# "Votre carte, s'il vous plaît"; "Bonjour monsieur" is not "Excusez-moi, monsieur").
 FILLER: dict[str, tuple[str, ...]] = {
-    "zh": ("嗯", "啊", "呃", "额", "哦", "哈", "呀", "嘛", "那个", "这个", "就是说", "就是", "然后", "麻烦", "您好", "你好",
-           "请问", "一下", "吧", "的话"),
-    "ja": ("えーと", "えっと", "ええと", "あのう", "あの", "その", "まあ", "ええ", "えー", "ちょっと", "すみませんが", "すいません"),
-    "ko": ("음", "어", "저기요", "저기", "그", "좀", "네", "아"),
+    "zh": ("嗯", "啊", "呃", "额", "哦", "哈", "呀", "嘛", "那个", "这个", "就是说", "就是", "然后", "麻烦", "请问", "一下",
+           "吧", "的话"),
+    "ja": ("えーと", "えっと", "ええと", "あのう", "あの", "その", "まあ", "ええ", "えー", "ちょっと"),
+    "ko": ("음", "어", "저기요", "저기", "그", "좀", "아"),
     "en": ("um", "umm", "uh", "uhh", "er", "erm", "ah", "oh", "well", "so", "like", "just", "actually", "please",
-           "hi", "hello", "excuse me", "sorry", "okay", "ok", "kindly", "then", "now"),
-    "fr": ("euh", "ben", "bah", "alors", "donc", "bon", "voilà", "s'il vous plaît", "s'il te plaît", "svp", "bonjour",
-           "excusez-moi", "pardon", "juste"),
-    "es": ("eh", "este", "pues", "bueno", "o sea", "por favor", "hola", "perdón", "disculpe", "solo"),
-    "de": ("äh", "ähm", "hm", "also", "na", "bitte", "mal", "halt", "eben", "hallo", "entschuldigung", "doch"),
-    "ru": ("э", "эм", "ну", "вот", "пожалуйста", "так", "значит", "здравствуйте", "извините", "просто"),
-    "ar": ("اه", "ام", "يعني", "طيب", "من فضلك", "لو سمحت", "مرحبا", "السلام عليكم"),
+           "kindly", "then", "now"),
+    "fr": ("euh", "ben", "bah", "alors", "donc", "bon", "s'il vous plaît", "s'il te plaît", "svp", "juste"),
+    "es": ("eh", "este", "pues", "bueno", "o sea", "por favor", "solo"),
+    "de": ("äh", "ähm", "hm", "also", "na", "bitte", "mal", "halt", "eben", "doch"),
+    "ru": ("э", "эм", "ну", "вот", "пожалуйста", "так", "значит", "просто"),
+    "ar": ("اه", "ام", "يعني", "طيب", "من فضلك", "لو سمحت"),
 }
 # Exclamations that hold a critical word without its meaning ("oh no" is not "No."); read as a bank's `ignore` list.
 IGNORE: dict[str, tuple[str, ...]] = {
