@@ -456,6 +456,7 @@ def _time_value(m: re.Match[str]) -> str | None:
     return f"{hour:02d}:{minutes:02d}"
 
 
+_UNIT_LANGS = {"an": {"fr"}, "ans": {"fr"}, "mes": {"es", "pt"}, "tag": {"de"}}  # unit words only in these languages
 _UNIT_AT = re.compile(r"[ \u00a0]?(?:" + _DURATION_RE + r")" + _L, re.I)
 
 
@@ -483,6 +484,9 @@ def _duration_value(m: re.Match[str], lang: str) -> str | None:
     if n is None or n <= 0:
         return None
     unit = next(u for i, (_, u) in enumerate(_DURATION_UNITS) if m.groupdict().get(f"u{i}"))
+    said = next(v for k, v in m.groupdict().items() if k.startswith("u") and v).strip().lower()
+    if said in _UNIT_LANGS and lang not in _UNIT_LANGS[said]:
+        return None  # "unter 110 an" (German) is not 110 years
     if unit == "h" and n < 1 and n * 60 == int(n * 60):
         n, unit = n * 60, "min"  # 半小时 = 30 min
     return f"{_fmt(n)} {unit}"
