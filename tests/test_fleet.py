@@ -209,33 +209,19 @@ def test_a_running_kiosk_reloads_on_sighup_applies_the_fleet_table_and_sends_qui
     import os
 
     from kiosk.app import KioskApp
-    from kiosk.core.config import load_config
     from kiosk.core.events import Lifecycle, Translation, UiAction, UiCommand
 
     from .fakes import FakeRecogniser, Line
+    from .test_startup import site
 
     table = tmp_path / "bank.toml"
     shutil.copy(FIXTURE, table)
     broker = Broker(tmp_path).start()
-    site = tmp_path / "site.toml"
-    site.write_text(f"""
+    loaded = site(tmp_path, f"""
 [languages]
 teller = "zh"
 customer = ["ja", "en"]
 customer_default = "ja"
-[audio.teller]
-source = "none"
-[audio.customer]
-source = "none"
-[queue]
-database = "{tmp_path}/q.sqlite3"
-[privacy]
-salt_file = "{tmp_path}/salt"
-[diagnostics]
-control_socket = "{tmp_path}/ctl.sock"
-[display]
-width = 480
-height = 270
 [staff]
 mqtt_host = "127.0.0.1"
 mqtt_port = {broker.port}
@@ -244,8 +230,7 @@ phrases_file = "{table}"
 fleet_topic = "bank/translation-table"
 fleet_public_key = "{keys[1]}"
 fleet_store = "{tmp_path}/applied.json"
-""", encoding="utf-8")
-    loaded = load_config([site])
+""")
     kiosk = KioskApp(loaded.config, loaded=loaded, out=io.StringIO(),
                      transcriber_factory=lambda: FakeRecogniser([Line("hello", "zh")]))
     seen: list = []
