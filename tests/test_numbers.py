@@ -146,6 +146,7 @@ def test_a_changed_amount_is_always_caught(n, wrong, lang):
     ("138 1234 5678", "zh", [("digits", "13812345678")]), ("A零二三号", "zh", [("code", "A023")]),
     ("오만 원", "ko", [("amount", "50000 KRW")]), ("두 시간", "ko", [("duration", "2 h")]),
     ("пятьсот долларов", "ru", [("amount", "500 USD")]), ("двадцать пять тысяч юаней", "ru", [("amount", "25000 CNY")]),
+    ("خمسمائة دولار", "ar", [("amount", "500 USD")]), ("خمسة وعشرون ألف يوان", "ar", [("amount", "25000 CNY")]),
     # words that hold a numeral but are not numbers
     ("我想开一个账户", "zh", []), ("我会说一点中文", "zh", []), ("万事达卡", "zh", []), ("十分です", "ja", []),
     ("I have one question", "en", []), ("等了半天", "zh", []), ("네, 알겠습니다", "ko", []), ("один вопрос", "ru", []),

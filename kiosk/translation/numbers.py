@@ -244,6 +244,55 @@ def _russian_words(text: str) -> str:
     return _RU_RUN.sub(conv, text)
 
 
+_AR_UNITS = {"صفر": 0, "واحد": 1, "واحده": 1, "اثنان": 2, "اثنين": 2, "اثنتان": 2, "اثنتين": 2, "اثنا": 2, "ثلاثه": 3,
+             "ثلاث": 3, "اربعه": 4, "اربع": 4, "خمسه": 5, "خمس": 5, "سته": 6, "ست": 6, "سبعه": 7, "سبع": 7,
+             "ثمانيه": 8, "ثماني": 8, "ثمان": 8, "تسعه": 9, "تسع": 9, "عشره": 10, "عشر": 10, "احد": 1,
+             "عشرون": 20, "عشرين": 20, "ثلاثون": 30, "ثلاثين": 30, "اربعون": 40, "اربعين": 40, "خمسون": 50,
+             "خمسين": 50, "ستون": 60, "ستين": 60, "سبعون": 70, "سبعين": 70, "ثمانون": 80, "ثمانين": 80, "تسعون": 90,
+             "تسعين": 90, "مائه": 100, "مئه": 100, "مائتان": 200, "مائتين": 200, "مئتان": 200, "مئتين": 200}
+_AR_UNITS.update({f"{w}{h}": v * 100 for w, v in (("ثلاث", 3), ("اربع", 4), ("خمس", 5), ("ست", 6), ("سبع", 7),
+                                                  ("ثمان", 8), ("تسع", 9)) for h in ("مائه", "مئه")})
+_AR_BIG = {"الف": 1000, "الاف": 1000, "الفا": 2000, "الفان": 2000, "الفين": 2000, "مليون": 10**6, "مليونا": 10**6,
+           "ملايين": 10**6}
+
+
+def _ar_key(w: str) -> str:
+    return w.translate(str.maketrans("أإآىة", "ااايه"))
+
+
+def _ar_word_re() -> re.Pattern[str]:
+    def loose(w: str) -> str:
+        return "".join({"ا": "[اأإآ]", "ي": "[يى]", "ه": "[هة]"}.get(c, re.escape(c)) for c in w)
+
+    words = "|".join(loose(w) for w in sorted(list(_AR_UNITS) + list(_AR_BIG), key=len, reverse=True))
+    return re.compile(r"(?<![\u0621-\u064a])((?:و?(?:" + words + r"))(?:\s+و?(?:" + words + r"))*)(?![\u0621-\u064a])")
+
+
+_AR_RUN = _ar_word_re()
+
+
+def _arabic_words(text: str) -> str:
+    """خمسمائة دولار → 500 دولار, ألف وخمسمائة → 1500, خمسة وعشرون → 25 ("واحد" alone stays a word)."""
+    def conv(m: re.Match[str]) -> str:
+        total, group = 0, 0
+        for w in m.group(1).split():
+            k = _ar_key(w)
+            if k not in _AR_UNITS and k not in _AR_BIG and k.startswith("و"):
+                k = k[1:]
+            if k in _AR_BIG:
+                if k in ("الفا", "الفان", "الفين"):
+                    total += group * 1000 if group else 2000
+                else:
+                    total += (group or 1) * _AR_BIG[k]
+                group = 0
+            else:
+                group += _AR_UNITS.get(k, 0)
+        value = total + group
+        return m.group() if value < 2 else str(value)
+
+    return _AR_RUN.sub(conv, text)
+
+
 def prepare(text: str, lang: str) -> str:
     """The text every extraction position refers to: digits normalised, spelled numbers as digits."""
     text = normalise_digits(text)
@@ -251,6 +300,8 @@ def prepare(text: str, lang: str) -> str:
         return _korean_words(text)
     if lang == "ru":
         return _russian_words(text)
+    if lang == "ar":
+        return _arabic_words(text)
     return spelled_to_digits(text, lang)
 
 
