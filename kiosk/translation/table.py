@@ -130,11 +130,25 @@ def load_table(path: Path | str = DEFAULT_TABLE) -> Table:
             if f.stem != "intents":
                 table.sources[f"memory:{f.stem}"] = str(f)
                 _phrasings(f.stem, _read(f), str(f), table)
-        for f in sorted(lex.glob("*.toml")) if lex.is_dir() else []:
-            table.sources[f"lexicon:{f.stem}"] = str(f)
-            table.lexicons[f.stem] = _read(f)
+        for f in sorted(lex.glob("*.toml"), key=lambda f: (f.stem.count("."), f.stem)) if lex.is_dir() else []:
+            lang = f.stem.split(".")[0]  # ar.review.toml adds to ar.toml: entries a review added, kept apart
+            table.sources.setdefault(f"lexicon:{lang}", str(f))
+            table.lexicons[lang] = _merge_lexicon(table.lexicons.get(lang, {}), _read(f))
         return table
     return parse_table(_read(path), str(path))
+
+
+def _merge_lexicon(base: dict, extra: dict) -> dict:
+    """Lists are joined, tables merged."""
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, dict):
+            out[k] = _merge_lexicon(out.get(k, {}), v)
+        elif isinstance(v, list):
+            out[k] = list(out.get(k, [])) + [w for w in v if w not in out.get(k, [])]
+        else:
+            out[k] = v
+    return out
 
 
 def parse_table(data: dict, src: str) -> Table:
