@@ -183,3 +183,18 @@ def test_every_reviewed_sentence_means_its_own_intent(source):
 def test_built_in_table_absorbs_recognition_slips(heard, source, intent):
     m = default_memory().match(heard, source, "en" if source != "en" else "zh")
     assert m is not None and m.intent == intent, heard
+
+
+def test_a_directory_table_and_a_lexicon_supplement(tmp_path):
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "lexicon").mkdir()
+    (tmp_path / "memory" / "intents.toml").write_text(
+        '[card-lost]\ntopic = "cards"\nspeaker = "customer"\ngloss = "I lost my card."\nslots = []\n', encoding="utf-8")
+    (tmp_path / "memory" / "en.toml").write_text('[card-lost]\nsay = "I lost my card."\n', encoding="utf-8")
+    (tmp_path / "lexicon" / "en.toml").write_text('[who]\nspeaker = ["i", "my"]\n[action]\nlose = ["lost"]\n',
+                                                  encoding="utf-8")
+    (tmp_path / "lexicon" / "en.review.toml").write_text('[who]\nthird = ["my wife"]\n', encoding="utf-8")
+    m = load_memory(tmp_path)
+    assert validate(m) == [] and m.table.lexicons["en"]["who"] == {"speaker": ["i", "my"], "third": ["my wife"]}
+    assert m.match("I lost my card", "en", "en").intent == "card-lost"
+    assert m.match("My wife lost my card", "en", "en") is None  # the supplement's word is read
