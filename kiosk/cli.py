@@ -618,6 +618,11 @@ def doctor(config: ConfigOpt = None) -> None:
             ok = bool(url) and (Path(url).exists() or url.startswith("usb:"))
             results.append(dg.CheckResult("serial", name, "pass" if ok else "warn",
                                           "" if ok else f"{spec} not present yet: the kiosk starts and keeps looking"))
+    if cfg.translation.phrases_file is not None:  # a bad table is not fatal: the kiosk uses the built-in one
+        problems = _table_problems(cfg.translation.phrases_file)[1]
+        results.append(dg.CheckResult("config", "translation table", "warn" if problems else "pass",
+                                      f"{len(problems)} problem(s), the built-in table is used: {problems[0]}"
+                                      if problems else ""))
     for r in results:
         if r.status != "pass" or r.name == "recognisers fit in memory":  # doctor always says whether they fit
             err.print(f"{r.status}: {r.group}/{r.name}: {r.hint}", markup=False, highlight=False)

@@ -186,6 +186,8 @@ def test_bank_tooling_validate_sign_verify_publish(tmp_path, keys):
     site.write_text(f'[translation]\nphrases_file = "{bad}"\n', encoding="utf-8")
     res = runner.invoke(app, ["config", "validate", str(site)])
     assert res.exit_code == 2 and f"{bad}:withdraw-amount:zh:" in res.output
+    res = runner.invoke(app, ["doctor", "--config", str(site)])  # not fatal: the kiosk falls back to the built-in table
+    assert "warn: config/translation table:" in res.output and f"{bad}:withdraw-amount:zh:" in res.output
     broker = Broker(tmp_path).start()
     try:
         got = threading.Event()

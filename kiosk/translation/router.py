@@ -293,7 +293,15 @@ def build_router(cfg, transcriber: Transcriber | None, registry: NmtRegistry | N
     from .glossary import Glossary, default_glossary
 
     tcfg = cfg.translation
-    holder = memory or MemoryHolder(configured_memory(cfg))
+    if memory is None:
+        from .memory import default_memory
+        from .table import TableError
+
+        try:
+            memory = MemoryHolder(configured_memory(cfg))
+        except TableError:  # as the running kiosk does: the built-in table (the kiosk tells the teller why)
+            memory = MemoryHolder(default_memory())
+    holder = memory
     glossary = Glossary.load(tcfg.glossary_file) if tcfg.glossary_file else default_glossary()
     registry = registry or NmtRegistry()
     chain: list[Translator] = []
