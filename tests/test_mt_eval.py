@@ -28,11 +28,7 @@ def _run(name):
 
 # Labels written before the catalogue had the intent the memory answers with — correct translations that the set
 # counts as wrong until its author relabels them (`kiosk bench mt` still counts them). Each excuses one answer only.
-STALE_LABELS = {
-    # "please show me your ID card": show-id-card was added to the catalogue after the set was written (the counter's
-    # most common request, and the one the end-to-end test speaks); the set labels it out of scope
-    "adv-zh-object-show-passport-01": ("show-id-card",),
-}
+STALE_LABELS: dict[str, tuple[str, ...]] = {}  # none: labels that a catalogue change made stale are relabelled in the set
 
 
 @pytest.mark.parametrize("name", ["adversarial", "dev"])
