@@ -255,3 +255,15 @@ def test_ticket_fits_in_elderly_mode(fonts):
     zone = r.zones()[Side.CUSTOMER]
     z = frame[zone.top : zone.bottom, zone.left : zone.right]
     assert z[-3:, :].sum() == 0 and z[:, :3].sum() == 0 and z[:, -3:].sum() == 0
+
+
+def test_a_partly_translated_turn_shows_the_rest_as_said_and_marked(fonts):
+    """The memory translated one sentence of two: the listener sees the translation, then the other sentence as it
+    was said, under a "not translated" marker in the listener's language — never silently dropped."""
+    r, state, surface = render_sample("partly-translated", fonts)
+    cap = state.captions["c0009"]
+    assert cap.translation == "我想开一个账户。" and cap.untranslated == ("この近くに郵便局はありますか。",)
+    zone = r.zones()[Side.TELLER]
+    teller = arr(surface)[zone.top : zone.bottom, zone.left : zone.right]
+    for text, lang, colour in (("未翻译:", "zh", (255, 176, 64)), ("この近くに郵便局はありますか。", "ja", (255, 176, 64))):
+        assert find_line(teller, line_image(r, text, r._px(30), colour, lang), r._px(36)) is not None, text

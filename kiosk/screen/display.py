@@ -294,6 +294,10 @@ class Renderer:
             block.append((self._wrap(f"{badge}{text}", small, cap.language, width), small, pal.original, cap.language))
             tr = self._mask(cap.translation or "")
             block.append((self._wrap(tr, big, target, width), big, pal.text, target))
+            if cap.untranslated:  # the sentences that matched nothing safely: shown as said, and said so
+                block.append(([say("not-translated", reader_lang) + ":"], small, pal.notice, reader_lang))
+                block.append((self._wrap(self._mask(" ".join(cap.untranslated)), small, cap.language, width), small,
+                              pal.notice, cap.language))
             if not cap.verified:  # the number guard could not confirm this translation
                 note = (cap.note or "unverified") if teller else say("unverified", reader_lang)
                 block.append((self._wrap("⚠ " + note, small, "en" if teller else reader_lang, width), small, pal.notice,

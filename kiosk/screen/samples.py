@@ -24,7 +24,7 @@ from ..core.events import (
 from .scene import SceneState
 
 SCENES = ("attract", "conversation", "partial", "ticket", "ticket-band", "notices", "elderly", "rtl", "repeat",
-          "diagnostics", "single", "not-translated", "starting")
+          "diagnostics", "single", "not-translated", "partly-translated", "starting")
 
 T0 = 1000.0  # a fixed clock, so renders are reproducible
 
@@ -87,6 +87,14 @@ def sample_scene(name: str, cfg: KioskConfig) -> tuple[SceneState, float, dict[s
         if name == "ticket-band":  # the conversation goes on: the ticket yields to the newer caption
             _play(state, [(Side.TELLER, "zh", "请稍等，马上为您办理。", "ja", "少々お待ちください。すぐにお手続きいたします。",
                            TranslationPath.PHRASE_MEMORY)], first=len(TURNS_ZH_JA))
+    elif name == "partly-translated":  # one sentence matched the memory, the other nothing safely
+        said = "口座を開きたいです。この近くに郵便局はありますか。"
+        state.apply(FinalTranscript(t=T0, side=Side.CUSTOMER, utterance_id="c0009", text=said, language="ja",
+                                    language_probability=0.98, audio_s=3.0, asr_s=0.3))
+        state.apply(Translation(t=T0, side=Side.CUSTOMER, utterance_id="c0009", source_language="ja",
+                                target_language="zh", source_text=said, text="我想开一个账户。",
+                                path=TranslationPath.PHRASE_MEMORY, untranslated=("この近くに郵便局はありますか。",),
+                                note="partly not translated"))
     elif name == "not-translated":
         state.apply(FinalTranscript(t=T0, side=Side.CUSTOMER, utterance_id="c0009", text="この近くに郵便局はありますか。",
                                     language="ja", language_probability=0.98, audio_s=2.0, asr_s=0.3))

@@ -53,6 +53,7 @@ class Caption:
     note: str = ""
     verified: bool = True
     seq: int = 0  # order in which captions first appeared (a ticket yields to captions newer than itself)
+    untranslated: tuple[str, ...] = ()  # sentences of a partly translated turn the listener sees only as said
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ class SceneState:
                 ev.utterance_id, ev.side, ev.source_language, ev.source_text, final=True
             )
             self._put(replace(old, translation=ev.text, target_language=ev.target_language, path=ev.path, note=ev.note,
-                              verified=ev.verified))
+                              verified=ev.verified, untranslated=ev.untranslated if ev.text is not None else ()))
             if ev.side is Side.TELLER and not ev.partial:
                 self.suggestions = ev.suggestions
             key = f"mt:{ev.source_language}->{ev.target_language}"
