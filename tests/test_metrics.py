@@ -85,6 +85,8 @@ def test_translation_outcome_codes():
     assert translation_outcome(caption("u", 0)) == "translated"
     assert translation_outcome(caption("u", 0, verified=False)) == "unverified"
     assert translation_outcome(caption("u", 0, text=None, path=TranslationPath.NONE)) == "not-translated"
+    partly = Translation(**{**caption("u", 0).__dict__, "untranslated": ("この近くに郵便局はありますか。",)})
+    assert translation_outcome(partly) == "partly-translated"
 
 
 # ---- the bus -------------------------------------------------------------------------------------------------------
@@ -243,7 +245,7 @@ LABELS = {
     "side": {"teller", "customer"},
     "reason": {str(r) for r in DropReason},
     "path": {str(p) for p in TranslationPath},
-    "outcome": {"translated", "unverified", "not-translated", "submitted", "served", "superseded", "dropped-backlog",
+    "outcome": {"translated", "partly-translated", "unverified", "not-translated", "submitted", "served", "superseded", "dropped-backlog",
                 "failed", "cancelled"},
     "stage": CODE, "code": {str(c) for c in ErrorCode}, "device": CODE, "role": CODE, "queue": CODE, "kind": CODE,
     "volume": {"data", "models", "logs"}, "language": re.compile(r"^[a-z]{2,3}$"),

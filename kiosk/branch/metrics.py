@@ -53,15 +53,18 @@ from ..core.events import (
 log = logging.getLogger(__name__)
 
 BROKER = "broker"  # the DeviceState device name of the staff MQTT link
-OUTCOMES = ("translated", "unverified", "not-translated")  # kiosk_translations_total{outcome}
+OUTCOMES = ("translated", "partly-translated", "unverified", "not-translated")  # kiosk_translations_total{outcome}
 SNAPSHOT_TIMEOUT_S = 2.0  # a scrape waits this long for the event loop; a frozen loop leaves the live families out
 
 
 def translation_outcome(ev: Translation) -> str:
-    """Pure: a final caption's outcome — translated (checked), unverified (numbers not confirmed), not translated."""
+    """Pure: a final caption's outcome — translated (checked), partly translated (some sentences matched nothing
+    safely and are shown as said), unverified (numbers not confirmed), not translated."""
     if ev.text is None:
         return "not-translated"
-    return "translated" if ev.verified else "unverified"
+    if not ev.verified:
+        return "unverified"
+    return "partly-translated" if ev.untranslated else "translated"
 
 
 class CaptionLatency:
