@@ -385,6 +385,8 @@ class KioskApp:
             memory = default_memory()
             self.bus.publish(Notice(key="translation-table", text=f"translation table not loaded: {e}"))
         self.memory = MemoryHolder(memory, path=cfg.phrases_file)
+        langs = (self.cfg.languages.teller, *self.cfg.languages.customer)  # compiled beside the model loading
+        warm = asyncio.create_task(asyncio.to_thread(self._background, lambda: memory.prepare(langs)), name="tm-warm")
         fleet = None
         if cfg.fleet_topic:
             fleet = FleetUpdater(self.memory, cfg.fleet_public_key, cfg.fleet_store)
@@ -392,7 +394,7 @@ class KioskApp:
         self.tables = TableService(self.memory, self.bus, fleet)
         self.quick_replies = QuickReplies(self.memory, self.bus, self.conversation)
         self.bus.listen(self.quick_replies.on_event, Order.SERVICE)
-        tasks = [asyncio.create_task(self.tables.watch(), name="table-watch")] if cfg.phrases_file else []
+        tasks = [warm] + ([asyncio.create_task(self.tables.watch(), name="table-watch")] if cfg.phrases_file else [])
         try:
             self._loop.add_signal_handler(signal.SIGHUP,
                                           lambda: tasks.append(asyncio.create_task(self.tables.reload())))

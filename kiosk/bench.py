@@ -473,38 +473,65 @@ height = 1080
     return load_config([PROJECT_ROOT / "configs" / "demo.toml", site])
 
 
-def bench_pipeline(speed: float = 1.0) -> dict[str, Any]:
-    """The whole kiosk on the demo conversation with overlapping turns, emulated devices, headless rendering."""
+def _demo_run(tmp: Path, gap_s: float, speed: float, card_at: float | None = None):
+    """One replay of the demo conversation through the whole kiosk (emulated devices, headless rendering):
+    (kiosk, wall seconds, time the card was placed, config)."""
     import asyncio
     import io
 
     from .app import KioskApp
     from .democlips import build
-    from .core.events import FinalTranscript, TicketIssued, Translation
 
     from hardware.emulators import forget_emulator, get_emulator
     from hardware.idcard.emulator import specimen_card
 
+    teller, customer = build(tmp, gap_s=gap_s, prefix=f"g{gap_s:+.1f}-")
+    loaded = _demo_config(tmp, teller, customer)
+    card = get_emulator("idcardsim", "demo")
+    placed: dict[str, float] = {}
+
+    def place() -> None:
+        placed["t"] = time.monotonic()
+        card.place(specimen_card())
+
+    t_start = time.monotonic()
+    kiosk = KioskApp(loaded.config, record_events=True, exit_when_done=True, out=io.StringIO(), speed=speed,
+                     script=[(card_at, place)] if card_at is not None else [], loaded=loaded)
+    asyncio.run(kiosk.run())
+    wall = time.monotonic() - t_start
+    for kind in ("idcardsim", "pn532sim", "escpossim"):
+        forget_emulator(kind, "demo")
+    return kiosk, wall, placed.get("t"), loaded.config
+
+
+def latency_summary(events) -> dict[str, Any]:
+    """Perceived latency per side, first partial and speculation hit rate of one recorded run."""
+    from .core.events import FinalTranscript
+
+    lat = caption_latencies(events)
+    finals = [e for e in events if isinstance(e, FinalTranscript)]
+    return {
+        # last word → the translated caption (as it will stay) on the glass, end-of-speech wait included
+        "perceived_latency_p50_s": {side: percentile(v, 0.5) for side, v in lat["perceived"].items()},
+        "perceived_latency_p95_s": {side: percentile(v, 0.95) for side, v in lat["perceived"].items()},
+        "eos_to_caption_p50_s": percentile(lat["after_end"], 0.5), "eos_to_caption_p95_s": percentile(lat["after_end"], 0.95),
+        "speculative_hit_rate": (sum(f.speculated for f in finals) / len(finals)) if finals else None,
+        "first_partial_p50_s": percentile(lat["first_partial"], 0.5),
+        "first_partial_p95_s": percentile(lat["first_partial"], 0.95),
+    }
+
+
+def bench_pipeline(speed: float = 1.0) -> dict[str, Any]:
+    """The whole kiosk on the demo conversation, twice: with overlapping turns (each turn starts 0.8 s before the
+    other side has finished, as at a real counter: the headline figures) and with turns one after the other."""
+    from .core.events import FinalTranscript, TicketIssued, Translation
+
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        teller, customer = build(tmp, gap_s=-0.8)
-        loaded = _demo_config(tmp, teller, customer)
-        cfg = loaded.config
-        card = get_emulator("idcardsim", "demo")
-        placed: dict[str, float] = {}
-
-        def place() -> None:
-            placed["t"] = time.monotonic()
-            card.place(specimen_card())
-
-        t_start = time.monotonic()
-        kiosk = KioskApp(cfg, record_events=True, exit_when_done=True, out=io.StringIO(), speed=speed, script=[(6.0, place)], loaded=loaded)
-        asyncio.run(kiosk.run())
-        wall = time.monotonic() - t_start
-        for kind in ("idcardsim", "pn532sim", "escpossim"):
-            forget_emulator(kind, "demo")
+        kiosk, wall, placed, cfg = _demo_run(tmp, -0.8, speed, card_at=6.0)
+        sequential, _, _, _ = _demo_run(tmp, 1.5, speed)
+        same_wer = speculation_wer(tmp)
     ev = kiosk.events
-    lat = caption_latencies(ev)
     frames = kiosk.display_stats["frame_times"]
     finals = [e for e in ev if isinstance(e, FinalTranscript)]
     captions = [e for e in ev if isinstance(e, Translation) and not e.partial]
@@ -512,15 +539,11 @@ def bench_pipeline(speed: float = 1.0) -> dict[str, Any]:
     under_asr = bench_display(cfg, seconds=10.0, with_asr=True)
     return {
         "machine": machine(), "speed": speed, "utterances": len(finals), "wall_s": wall,
-        # last word → the translated caption (as it will stay) on the glass, end-of-speech wait included
-        "perceived_latency_p50_s": {side: percentile(v, 0.5) for side, v in lat["perceived"].items()},
-        "perceived_latency_p95_s": {side: percentile(v, 0.95) for side, v in lat["perceived"].items()},
-        "eos_to_caption_p50_s": percentile(lat["after_end"], 0.5), "eos_to_caption_p95_s": percentile(lat["after_end"], 0.95),
+        **latency_summary(ev),
         "end_of_speech_wait_s": {"teller": cfg.vad.teller_end_silence_ms / 1000,
                                  "customer": cfg.vad.customer_end_silence_ms / 1000},
-        "speculative_hit_rate": (sum(f.speculated for f in finals) / len(finals)) if finals else None,
-        "first_partial_p50_s": percentile(lat["first_partial"], 0.5),
-        "first_partial_p95_s": percentile(lat["first_partial"], 0.95),
+        "sequential_turns": latency_summary(sequential.events),
+        "error_rate_with_and_without_speculation": same_wer,
         "asr_rtf": statistics.mean(f.asr_s / max(0.1, f.audio_s) for f in finals) if finals else float("nan"),
         "mt_p50_ms": 1000 * percentile([c.mt_s for c in captions], 0.5),
         "mt_p95_ms": 1000 * percentile([c.mt_s for c in captions], 0.95),
@@ -529,7 +552,7 @@ def bench_pipeline(speed: float = 1.0) -> dict[str, Any]:
         "frame_p99_ms_under_asr": under_asr["frame_ms_p99"], "fps_under_asr": under_asr["fps"],
         "rss_mb": rss_mb(), "gpu_memory": _gpu_memory(),
         **{f"cold_start_{k}": v for k, v in cold_start().items()},
-        "card_to_ticket_s": (ticket.t - placed["t"]) if ticket and "t" in placed else None,
+        "card_to_ticket_s": (ticket.t - placed) if ticket and placed else None,
     }
 
 
@@ -739,3 +762,54 @@ def _current_rss_mb() -> float:
         pass
     return rss_mb()
 
+
+
+def speculation_wer(scratch: Path) -> dict[str, Any]:
+    """The same clips through the real speech path (Silero VAD, segmenter, scheduler, recognition) with speculative
+    finalisation on and off: error rates per set must not differ (a speculative final decodes the utterance cut at a
+    pause, a little less trailing silence than the final would have)."""
+    import asyncio
+
+    from .core.bus import EventBus
+    from .core.config import Side, load_config
+    from .core.conversation import Conversation
+    from .core.events import FinalTranscript
+    from .speech.asr import load_configured
+    from .speech.audio import FileSource
+    from .speech.path import SpeechPath
+    from .speech.vad import SileroScorer
+    from .translation.glossary import recognition_prompts
+
+    base = load_config().config
+    base = base.model_copy(update={"languages": base.languages.model_copy(update={"customer": ("en", "ja"),
+                                                                                   "customer_default": "en"})})
+    engine = load_configured(base)
+    clips = asr_clips(scratch)
+    out: dict[str, Any] = {}
+    for label, pause in (("speculative", base.asr.speculative_pause_s or 0.2), ("end-of-speech only", 0.0)):
+        cfg = base.model_copy(update={"asr": base.asr.model_copy(update={"speculative_pause_s": pause,
+                                                                          "partials": False})})
+        errors: dict[str, list[int]] = {}
+        hits = total = 0
+        for clip in clips:
+            async def run(clip=clip):
+                bus = EventBus()
+                bus.bind(asyncio.get_running_loop())
+                finals: list[FinalTranscript] = []
+                bus.listen(lambda e: finals.append(e) if isinstance(e, FinalTranscript) else None)
+                path = SpeechPath(cfg, bus, engine, SileroScorer, Conversation.from_config(cfg),
+                                  prompts=recognition_prompts(cfg))
+                await path.run([FileSource(Side.CUSTOMER, clip["path"], realtime=False)])
+                await path.close()
+                return finals
+
+            finals = asyncio.run(run())
+            e, n = _error(clip["ref"], " ".join(f.text for f in finals), clip["lang"])
+            agg = errors.setdefault(clip["set"], [0, 0])
+            agg[0] += e
+            agg[1] += n
+            hits += sum(f.speculated for f in finals)
+            total += len(finals)
+        out[label] = {"error_rate": {s: round(e / max(1, n), 4) for s, (e, n) in errors.items()},
+                      "finals": total, "speculated": hits}
+    return out

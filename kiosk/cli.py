@@ -718,6 +718,14 @@ def bench_pipeline_cmd(
         ("  (end-of-speech wait teller / customer)", f"{res['end_of_speech_wait_s']['teller']} / {res['end_of_speech_wait_s']['customer']} s"),
         ("  finals decoded at the pause (speculation confirmed)", f"{res['speculative_hit_rate']:.0%}" if res["speculative_hit_rate"] is not None else "—"),
         ("first word → first partial p50 / p95", f"{sec(res['first_partial_p50_s'])} / {sec(res['first_partial_p95_s'])}"),
+        ("turns one after the other: last word → caption, teller / customer p50",
+         f"{sec(res['sequential_turns']['perceived_latency_p50_s']['teller'])} / "
+         f"{sec(res['sequential_turns']['perceived_latency_p50_s']['customer'])}"),
+        ("turns one after the other: first word → first partial p50",
+         sec(res["sequential_turns"]["first_partial_p50_s"])),
+        ("error rate per clip set, speculative / end-of-speech finals",
+         ", ".join(f"{k} {v:.1%} / {res['error_rate_with_and_without_speculation']['end-of-speech only']['error_rate'][k]:.1%}"
+                   for k, v in res["error_rate_with_and_without_speculation"]["speculative"]["error_rate"].items())),
         ("ASR real-time factor", f"{res['asr_rtf']:.3f}"),
         ("MT latency p50 / p95", f"{res['mt_p50_ms']:.1f} / {res['mt_p95_ms']:.1f} ms"),
         ("render fps / p99 frame time (demo)", f"{res['render_fps']:.1f} / {res['frame_p99_ms']:.1f} ms"),

@@ -80,6 +80,12 @@ def test_pick_takes_the_sides_in_turn_and_each_side_in_order():
     assert order == [(Side.TELLER, 0), (Side.CUSTOMER, 3), (Side.TELLER, 1), (Side.CUSTOMER, 4), (Side.TELLER, 2)]
 
 
+def test_pick_holds_partials_while_a_speaker_pauses():
+    q = {(JobKind.PARTIAL, Side.TELLER): deque([job(JobKind.PARTIAL, Side.TELLER, 0)])}
+    assert pick(q, {}, hold_partials=True) is None  # the recogniser stays free for the final that may come
+    assert pick(q, {}, hold_partials=False).kind is JobKind.PARTIAL
+
+
 class Gate:
     """A runner that holds each decode until the test releases it."""
 

@@ -162,7 +162,7 @@ class AsrSection(_Frozen):
     partials: bool = True
     partial_interval_s: float = Field(0.5, ge=0.2, le=3.0)
     partial_context_s: float = Field(10.0, ge=1.0, le=30.0)
-    speculative_pause_s: float = Field(0.25, ge=0.0, le=2.0,
+    speculative_pause_s: float = Field(0.2, ge=0.0, le=2.0,
                                        description="decode and translate at a pause this long; 0 = off")
     min_language_confidence: float = Field(0.6, ge=0.0, le=1.0)
     min_language_audio_s: float = Field(1.0, ge=0.0, le=10.0)

@@ -131,6 +131,14 @@ class Recognition:
             return
         live.spec_generation = live.generation
         live.spec = self._spawn(self._speculate(side, live, audio, live.generation))
+        # the speculative final now waits in the scheduler ahead of every partial: the pause no longer needs to
+        # hold the other side's partials back
+        self.scheduler.hold_partials(side, False)
+
+    def pausing(self, side: Side, paused: bool) -> None:
+        """From the first quiet frames of a pause until its speculative final is queued (a fifth of a second), no
+        partial decode starts, of either side: the speculative final must find the recogniser free."""
+        self.scheduler.hold_partials(side, paused)
 
     def resumed(self, side: Side, utterance_id: str) -> None:
         live = self._live[side]

@@ -12,6 +12,8 @@ Policy (pure bookkeeping in `pick`; the worker only runs what it picks):
   replaces it (`superseded`), a speculative final or a final for that side supersedes a waiting partial, and a final
   supersedes a waiting speculative final; speech translations — at most `max_translations` waiting; one more drops
   the oldest (`dropped-backlog`).
+- While a speaker pauses mid-utterance, no partial decode starts (of either side): a speculative final or the
+  final may come any moment, and a decode cannot be interrupted once started.
 - One decode at a time, in a single worker thread (`run` can be replaced: tests run decodes inline). Each side
   may have its own recogniser (`asr.teller.model` / `asr.customer.model`); when both sides share one, it is one
   object, loaded once.
@@ -63,9 +65,13 @@ class Job:
 Runner = Callable[[Callable[[], AsrResult]], Awaitable[AsrResult]]
 
 
-def pick(queues: dict[tuple[JobKind, Side], deque[Job]], last_served: dict[JobKind, Side | None]) -> Job | None:
-    """Pure: the next job by the policy above (removed from its queue), or None when nothing waits."""
+def pick(queues: dict[tuple[JobKind, Side], deque[Job]], last_served: dict[JobKind, Side | None],
+         hold_partials: bool = False) -> Job | None:
+    """Pure: the next job by the policy above (removed from its queue), or None when nothing waits. While
+    `hold_partials` (a speaker is pausing: a final may come any moment), partials wait."""
     for kind in JobKind:
+        if kind is JobKind.PARTIAL and hold_partials:
+            continue
         waiting = [side for side in (Side.TELLER, Side.CUSTOMER) if queues.get((kind, side))]
         if not waiting:
             continue
@@ -102,6 +108,7 @@ class InferenceScheduler:
         self._closed = False
         self.current: Job | None = None
         self.counters: Counter[tuple[str, str]] = Counter()
+        self._holding: set[Side] = set()  # sides pausing mid-utterance: partial decodes wait
 
     # ---- state ----------------------------------------------------------------------------------------------
     @property
@@ -113,6 +120,15 @@ class InferenceScheduler:
 
     def _count(self, job: Job, outcome: str) -> None:
         self.counters[(job.kind.name.lower(), outcome)] += 1
+
+    def hold_partials(self, side: Side, hold: bool) -> None:
+        """A speaker pauses (a final may come any moment): start no partial decode until they speak on or end."""
+        if hold:
+            self._holding.add(side)
+        else:
+            self._holding.discard(side)
+            if self._wake is not None:
+                self._wake.set()
 
     # ---- submitting -------------------------------------------------------------------------------------------
     def _submit(self, job: Job) -> asyncio.Future:
@@ -196,7 +212,7 @@ class InferenceScheduler:
         self._wake = asyncio.Event()
         try:
             while True:
-                job = pick(self._queues, self._last)
+                job = pick(self._queues, self._last, bool(self._holding))
                 if job is None:
                     if self._closed:
                         return

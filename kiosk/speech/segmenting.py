@@ -66,6 +66,8 @@ class RecognitionSink(Protocol):
 
     def resumed(self, side: Side, utterance_id: str) -> None: ...
 
+    def pausing(self, side: Side, paused: bool) -> None: ...
+
 
 class Segmenting:
     def __init__(self, side: Side, cfg: KioskConfig, bus: EventBus, scorer: Callable[[np.ndarray], float],
@@ -87,6 +89,7 @@ class Segmenting:
         # not the same clock (a file replayed at 2×, a microphone whose clock drifts)
         self._frames: deque[tuple[float, float, float]] = deque(maxlen=FRAME_HISTORY)  # (stream s, capture t, dur)
         self._speculated = False  # the current pause was handed over for a speculative final
+        self._pausing = False  # in speech, but quiet: the end of the utterance may be near
 
     def _follow_conversation(self) -> None:
         """Elderly customers get a longer end-of-speech pause."""
@@ -146,11 +149,15 @@ class Segmenting:
         return t + (stream_t - pos) * dur / (FRAME / SAMPLE_RATE)
 
     def _maybe_speculate(self) -> None:
-        """At a short pause, hand the utterance over as if it had ended; if speech resumes, say so."""
+        """At a short pause, hand the utterance over as if it had ended; if speech resumes, say so. From the first
+        quiet frames, tell recognition that the end may be near (no new partial decode should stand in the way)."""
+        pause = self.segmenter.pause_s if self._uid is not None else 0.0
+        if (pause > 0) != self._pausing:
+            self._pausing = pause > 0
+            self.sink.pausing(self.side, self._pausing)
         spec = self.cfg.asr.speculative_pause_s
         if self._uid is None or spec <= 0:
             return
-        pause = self.segmenter.pause_s
         if pause >= spec and not self._speculated:
             self._speculated = True
             self.sink.speculate(self.side, self._uid, self.segmenter.current_audio().copy())
@@ -170,6 +177,9 @@ class Segmenting:
             return
         uid = self._uid or self.next_id(side)
         self._uid = None
+        if self._pausing:  # the pause became the end (or the input ended): nothing is held any more
+            self._pausing = False
+            self.sink.pausing(side, False)
         duration = len(ev.audio) / SAMPLE_RATE
         t_start, t_end = self._capture_t(ev.t - duration), self._capture_t(ev.t)
         ratio = self.track.speech_ratio(t_start, t_end, self.cfg.vad.threshold)
@@ -179,7 +189,7 @@ class Segmenting:
 
     def _maybe_partial(self) -> None:
         seg = self.segmenter
-        if (self._uid is None or not self.cfg.asr.partials or not seg.in_speech or self._speculated
+        if (self._uid is None or not self.cfg.asr.partials or not seg.in_speech or seg.pause_s > 0
                 or seg.position_s < self._next_partial_s or not self.sink.wants_partial(self.side, self._uid)):
             return
         self._next_partial_s = seg.position_s + self.cfg.asr.partial_interval_s

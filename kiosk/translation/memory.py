@@ -265,6 +265,12 @@ class TranslationMemory:
         out.append(norm[pos:])
         return self.lexicon(lang).read("".join(out)), tuple(item for _, _, item in spans)
 
+    def prepare(self, languages) -> None:
+        """Compile these languages now (at start, in a worker thread), not at the first customer's sentence."""
+        for lang in languages:
+            if lang in self.table.phrasings:
+                self.patterns(lang)
+
     def patterns(self, lang: str) -> list[Pattern]:
         pats = self._patterns.get(lang)
         if pats is not None:
