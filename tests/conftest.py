@@ -87,3 +87,24 @@ def corrupt_whisper_cache(tmp_path: Path, model_store) -> Path:
     with (cache / "model.bin").open("wb") as fh:
         fh.truncate((real / "model.bin").stat().st_size)
     return cache.parent
+
+
+def quiet_site(tmp_path: Path, extra: str = "", *, width: int = 640, height: int = 360) -> Path:
+    """A site config for a kiosk run in a test: no microphones, and its state (ticket database, secret) in tmp_path;
+    `extra` adds sections of its own (not [audio.*], [queue], [privacy] or [display])."""
+    path = tmp_path / "site.toml"
+    path.write_text(f"""
+[audio.teller]
+source = "none"
+[audio.customer]
+source = "none"
+[queue]
+database = "{tmp_path}/q.sqlite3"
+[privacy]
+salt_file = "{tmp_path}/salt"
+[display]
+width = {width}
+height = {height}
+{extra}
+""")
+    return path

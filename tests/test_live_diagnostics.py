@@ -17,6 +17,7 @@ import pytest
 from kiosk.core.config import load_config
 from kiosk.core.events import ServiceView
 
+from .conftest import quiet_site
 from .fakes import FakeRecogniser, Line
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,29 +51,17 @@ def test_diagnostics_in_a_running_kiosk_observe_and_never_reopen(tmp_path, count
     from kiosk.core.keys import badge_hash, load_secret
 
     badge_uid = bytes.fromhex("04C0FFEE")
-    site = tmp_path / "site.toml"
-    site.write_text(f"""
-[audio.teller]
-source = "none"
-[audio.customer]
-source = "none"
+    site = quiet_site(tmp_path, f"""
 [devices]
 idcard_port = "idcardsim://live"
 nfc_port = "pn532sim://live"
 printer_port = "escpossim://live"
-[queue]
-database = "{tmp_path}/q.sqlite3"
-[privacy]
-salt_file = "{tmp_path}/salt"
 [nfc]
 diagnostics_badges = ["{badge_hash(load_secret(tmp_path / "salt"), badge_uid)}"]
 [diagnostics]
 control_socket = "{sock}"
 unlock = "badge"
 lockout_file = "{tmp_path}/unlock.json"
-[display]
-width = 640
-height = 360
 """)
     loaded = load_config([site])
     made = []

@@ -61,26 +61,11 @@ def test_broker_restart_is_seen_as_a_disconnect_and_a_recovery(tmp_path):
 
     from .fakes import FakeRecogniser
     from .test_branch import Broker
+    from .conftest import quiet_site
     from .test_metrics import value
 
     broker = Broker(tmp_path).start()
-    site = tmp_path / "site.toml"
-    site.write_text(f"""
-[audio.teller]
-source = "none"
-[audio.customer]
-source = "none"
-[staff]
-mqtt_host = "127.0.0.1"
-mqtt_port = {broker.port}
-[queue]
-database = "{tmp_path}/q.sqlite3"
-[privacy]
-salt_file = "{tmp_path}/salt"
-[display]
-width = 640
-height = 360
-""")
+    site = quiet_site(tmp_path, f'[staff]\nmqtt_host = "127.0.0.1"\nmqtt_port = {broker.port}\n')
     kiosk = KioskApp(load_config([site]).config, record_events=True, out=io.StringIO(),
                      transcriber_factory=lambda: FakeRecogniser([]))
     seen: dict[str, object] = {}

@@ -13,28 +13,13 @@ import pytest
 from kiosk.core.config import load_config
 from kiosk.core.events import ErrorEvent, Lifecycle
 
+from .conftest import quiet_site
 from .fakes import FakeRecogniser, Line
 
 
 def site(tmp_path, extra: str = "") -> object:
-    path = tmp_path / "site.toml"
-    path.write_text(f"""
-[audio.teller]
-source = "none"
-[audio.customer]
-source = "none"
-[queue]
-database = "{tmp_path}/q.sqlite3"
-[privacy]
-salt_file = "{tmp_path}/salt"
-[diagnostics]
-control_socket = "{tmp_path}/ctl.sock"
-[display]
-width = 480
-height = 270
-{extra}
-""")
-    return load_config([path])
+    return load_config([quiet_site(tmp_path, f'[diagnostics]\ncontrol_socket = "{tmp_path}/ctl.sock"\n{extra}',
+                                   width=480, height=270)])
 
 
 @pytest.fixture

@@ -88,7 +88,10 @@ class TicketStore:
             self.db.execute("ALTER TABLE outbox ADD COLUMN msg_id TEXT")
 
     def close(self) -> None:
-        self.db.close()
+        """Close the database once no other thread is using it (a purge or an outbox read may be in flight in a
+        worker thread: closing under it would crash the process, not just the call)."""
+        with self._lock:
+            self.db.close()
 
     def _day(self, t: float) -> str:
         return datetime.fromtimestamp(t).strftime("%Y-%m-%d")
