@@ -42,7 +42,10 @@ log = logging.getLogger(__name__)
 
 
 def format_event(ev: Event, t0: float) -> str | None:
-    """One console line per event (masked), or None for events not worth a line."""
+    """One console line per event, or None for events not worth a line. Every field that can carry words someone
+    said or wrote (transcripts, translations, messages, details, notices) is masked; the kiosk's own fields — times,
+    utterance ids, durations, codes — are not (masked together they would read as one long number)."""
+    m = mask_text
     t = f"{ev.t - t0:7.2f}s"
     if isinstance(ev, SpeechStarted):
         return f"{t} {ev.side:<8} speech started  {ev.utterance_id}"
@@ -50,29 +53,29 @@ def format_event(ev: Event, t0: float) -> str | None:
         return f"{t} {ev.side:<8} speech ended    {ev.utterance_id} ({ev.duration_s:.1f}s, {ev.reason})"
     if isinstance(ev, FinalTranscript):
         return (f"{t} {ev.side:<8} final [{ev.language} {ev.language_probability:.2f}] "
-                f"{mask_text(ev.text)}  (asr {ev.asr_s:.2f}s)")
+                f"{m(ev.text)}  (asr {ev.asr_s:.2f}s)")
     if isinstance(ev, Translation):
-        body = mask_text(ev.text) if ev.text is not None else f"— {ev.note}"
+        body = m(ev.text) if ev.text is not None else f"— {m(ev.note)}"
         return f"{t} {ev.side:<8} translation {ev.source_language}→{ev.target_language} [{ev.path}] {body}"
     if isinstance(ev, ErrorEvent):
-        return f"{t} {'error':<8} {ev.stage} {ev.code}: {ev.message}"
+        return f"{t} {'error':<8} {ev.stage} {ev.code}: {m(ev.message)}"
     if isinstance(ev, DeviceState):
-        return f"{t} {'device':<8} {ev.device} {ev.status}" + (f" ({ev.detail})" if ev.detail else "")
+        return f"{t} {'device':<8} {ev.device} {ev.status}" + (f" ({m(ev.detail)})" if ev.detail else "")
     if isinstance(ev, CardRead):
-        return f"{t} {'device':<8} ID card read: {ev.card_type} {ev.masked_name} {ev.masked_id}"
+        return f"{t} {'device':<8} ID card read: {ev.card_type} {m(ev.masked_name)} {m(ev.masked_id)}"
     if isinstance(ev, NfcTap):
         return f"{t} {'device':<8} NFC tap: {ev.kind} ({ev.role}) uid#{ev.uid_hash[:8]}"
     if isinstance(ev, TicketIssued):
         return (f"{t} {'queue':<8} ticket {ev.number} · {ev.business} · {ev.language}"
                 f"{' · elderly' if ev.elderly else ''} · {ev.waiting_ahead} ahead, ~{ev.estimated_wait_min:.0f} min")
     if isinstance(ev, Notice):
-        return f"{t} {'notice':<8} {ev.side}: {ev.text}"
+        return f"{t} {'notice':<8} {ev.side}: {m(ev.text)}"
     if isinstance(ev, SourceFinished):
         return f"{t} {ev.side:<8} audio source finished"
     if isinstance(ev, AudioInput):
-        return f"{t} {ev.side:<8} microphone {ev.status}" + (f" ({ev.detail})" if ev.detail else "")
+        return f"{t} {ev.side:<8} microphone {ev.status}" + (f" ({m(ev.detail)})" if ev.detail else "")
     if isinstance(ev, Lifecycle):
-        return f"{t} {'kiosk':<8} {ev.phase}" + (f" ({ev.detail})" if ev.detail else "")
+        return f"{t} {'kiosk':<8} {ev.phase}" + (f" ({m(ev.detail)})" if ev.detail else "")
     if isinstance(ev, ModelLoaded):
         return f"{t} {'models':<8} {ev.model} ready in {ev.load_s:.2f}s" + (
             f" (warm-up {ev.warmup_s:.2f}s)" if ev.warmup_s else "")
@@ -219,7 +222,7 @@ class KioskApp:
             self.events.append(ev)
         line = format_event(ev, self._t0)
         if line:
-            print(mask_text(line), file=self.out, flush=True)  # the whole line: device details and notices too
+            print(line, file=self.out, flush=True)  # masked field by field (format_event)
         if isinstance(ev, (ErrorEvent, CardRead, TicketIssued)) or (isinstance(ev, Translation) and not ev.partial):
             self._shot_pending = f"{len(self.screenshots) + 1:03d}-{ev.type}"
 

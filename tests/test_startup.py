@@ -145,3 +145,26 @@ def test_inference_threads_run_at_background_priority():
     t.join()
     assert seen["nice"] >= BACKGROUND_NICE
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < BACKGROUND_NICE  # the caller is untouched
+
+
+def test_console_lines_mask_what_was_said_and_keep_the_kiosks_own_fields():
+    from kiosk.app import format_event
+    from kiosk.core.config import Side
+    from kiosk.core.events import (DeviceState, DeviceStatus, ErrorEvent, FinalTranscript, Notice, SpeechEnded,
+                                   Translation, TranslationPath)
+    from kiosk.core.errors import ErrorCode
+
+    phone, idno = "13812345678", "110105194912310021"
+    lines = [format_event(e, 0.0) for e in (
+        SpeechEnded(t=1.0, side=Side.CUSTOMER, utterance_id="c0001", audio_t=3.0, duration_s=3.0, reason="silence"),
+        FinalTranscript(t=1.0, side=Side.CUSTOMER, utterance_id="c0001", text=f"我的手机号是{phone}", language="zh",
+                        language_probability=1.0, audio_s=3.0, asr_s=0.3),
+        Translation(t=1.0, side=Side.CUSTOMER, utterance_id="c0001", source_language="zh", target_language="en",
+                    source_text="x", text=None, path=TranslationPath.NONE, note=f"no match for {phone}"),
+        ErrorEvent(t=1.0, stage="devices", code=ErrorCode.AUDIO_DEVICE, message=f"bad card {idno}"),
+        DeviceState(t=1.0, device="idcard", status=DeviceStatus.FAILED, detail=f"read {idno}"),
+        Notice(t=1.0, key="k", text=f"call {phone}"),
+    )]
+    text = "\n".join(lines)
+    assert phone not in text and idno not in text and "12345678" not in text and "194912" not in text
+    assert "c0001 (3.0s, silence)" in lines[0]  # an utterance id and a duration are not a long number
