@@ -562,22 +562,27 @@ def bench_pipeline(speed: float = 1.0) -> dict[str, Any]:
 
 
 def caption_latencies(events) -> dict[str, Any]:
-    """From a recorded event stream: perceived latency per side (the last word's capture time → the first
-    translation on the glass whose text is the final one), the same after the end of speech was confirmed, and the
-    first partial after the first word."""
+    """From a recorded event stream: perceived latency per side — the same definition and bookkeeping as the
+    kiosk's `kiosk_caption_latency_seconds` (branch.metrics.CaptionLatency) —, the part of it after the end of speech
+    was confirmed, and the first partial after the first word."""
+    from .branch.metrics import CaptionLatency
     from .core.events import PartialTranscript, SpeechEnded, SpeechStarted, Translation
 
     ended = {e.utterance_id: e for e in events if isinstance(e, SpeechEnded)}
     started = {e.utterance_id: e for e in events if isinstance(e, SpeechStarted)}
     out: dict[str, Any] = {"perceived": {"teller": [], "customer": []}, "after_end": [], "first_partial": []}
-    for final in (e for e in events if isinstance(e, Translation) and not e.partial and e.text):
-        end = ended.get(final.utterance_id)
-        if end is None or not end.speech_end_t:
+    lat = CaptionLatency(keep=len(events))
+    for e in events:
+        if isinstance(e, SpeechEnded) and e.speech_end_t:
+            seconds = lat.heard(e.utterance_id, e.speech_end_t)
+        elif isinstance(e, Translation) and e.text is not None:
+            seconds = lat.translation(e.utterance_id, e.t, e.text, final=not e.partial)
+        else:
             continue
-        first = next(e for e in events if isinstance(e, Translation) and e.utterance_id == final.utterance_id
-                     and e.text == final.text)
-        out["perceived"][str(final.side)].append(first.t - end.speech_end_t)
-        out["after_end"].append(max(0.0, first.t - end.t))
+        if seconds is not None:
+            end = ended[e.utterance_id]
+            out["perceived"][str(e.side)].append(seconds)
+            out["after_end"].append(max(0.0, seconds - (end.t - end.speech_end_t)))
     for uid, s in started.items():
         p = next((e for e in events if isinstance(e, PartialTranscript) and e.utterance_id == uid), None)
         if p is not None and s.capture_t:
