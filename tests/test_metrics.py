@@ -288,7 +288,6 @@ def test_demo_with_metrics_on_moves_every_family(tmp_path, whisper):
     """`kiosk run --demo` (demo config, emulated ID reader, NFC reader and printer, the recorded conversation, real
     whisper-base) with metrics on, a staff broker, an NFC tap, a mis-provisioned translation model and the teller's
     voice leaking into the customer's microphone: /metrics is scraped over HTTP while it runs."""
-    import numpy as np
     import soundfile as sf
 
     from hardware.emulators import forget_emulator, get_emulator

@@ -26,7 +26,6 @@ from kiosk.core.errors import ErrorCode, KioskError
 from kiosk.core.modelbin import CUDA_CONTEXT_BYTES, PER_MODEL_BYTES, ModelBin, Variable, memory_need, read_model_bin
 from kiosk.core.models import ModelStore
 from kiosk.provision import add_model, kind_of
-from kiosk.speech.asr import AsrResult, Transcriber
 from kiosk.speech.recognisers import MemoryCheck, Recogniser, check_memory, language_problems, side_models
 from kiosk.speech.scheduler import InferenceScheduler
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from kiosk.branch.staff import BrokerLink, SeenIds, StaffNotifier, listen
+from kiosk.branch.staff import BrokerLink, SeenIds, StaffNotifier
 from kiosk.branch.tickets import TicketStore
 
 from .test_branch import BUSINESSES, Broker, Listener, broker, tickets_in  # noqa: F401 (broker: a fixture)

@@ -77,9 +77,6 @@ class EventBus:
         self._listeners.append((int(order), len(self._listeners), fn))
         self._listeners.sort(key=lambda t: (t[0], t[1]))
 
-    def unlisten(self, fn: Callable[[Event], object]) -> None:
-        self._listeners = [t for t in self._listeners if t[2] is not fn]
-
     def publish(self, event: Event) -> None:
         """Publish from the event loop's thread (or, with no loop, from the one thread that owns the bus)."""
         self._pending.append(event)

@@ -49,14 +49,6 @@ class LiveState:
             return None
         return n.health()  # connected, why not, outbox depth, database health
 
-    def queues(self) -> dict[str, int]:
-        out = {}
-        if self.speech is not None:
-            out["asr_waiting"] = self.speech.scheduler.depth()
-        if self.translation is not None:
-            out["translation_waiting"] = self.translation.depth
-        return out
-
     def snapshot(self) -> Snapshot:
         """What the metrics read at each scrape; call on the event loop (it owns these parts)."""
         asr_jobs, queues, audio = {}, {}, {}

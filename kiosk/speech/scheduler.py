@@ -245,15 +245,13 @@ class InferenceScheduler:
             self._fail_waiting(Dropped("closed"))
 
     def _fail_waiting(self, exc: Exception) -> None:
+        """At close: partial and speculative callers get None (as when superseded), final callers `exc`."""
         for q in self._queues.values():
             while q:
                 job = q.popleft()
                 if job.future is not None and not job.future.done():
-                    self._count(job, "cancelled")
-                    if job.kind in (JobKind.PARTIAL, JobKind.SPECULATIVE):
-                        job.future.set_result(None)
-                    else:
-                        job.future.set_exception(exc)
+                    self._resolve_dropped(job, "cancelled",
+                                          None if job.kind in (JobKind.PARTIAL, JobKind.SPECULATIVE) else exc)
 
     def close(self) -> None:
         """Finish what is queued, then stop serving."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +44,6 @@ class Utterance:
     side: Side
     utterance_id: str
     audio: np.ndarray
-    ended_at: float  # monotonic time the end of speech was detected
     t_start: float = 0.0  # capture time of the utterance's first sample (padding included)
     t_end: float = 0.0  # capture time just after its last sample
     speech_ratio: float = 1.0
@@ -185,7 +183,7 @@ class Segmenting:
         ratio = self.track.speech_ratio(t_start, t_end, self.cfg.vad.threshold)
         self.bus.publish(SpeechEnded(side=side, utterance_id=uid, audio_t=ev.t, duration_s=duration, reason=ev.reason,
                                      speech_end_t=self._capture_t(ev.speech_end)))
-        self.sink.ended(Utterance(side, uid, ev.audio, time.monotonic(), t_start, t_end, ratio))
+        self.sink.ended(Utterance(side, uid, ev.audio, t_start, t_end, ratio))
 
     def _maybe_partial(self) -> None:
         seg = self.segmenter

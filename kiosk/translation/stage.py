@@ -43,6 +43,11 @@ class _Job:
     seq: int
     speculative: bool = False
 
+    @property
+    def kind(self) -> str:
+        """The counters' label: final | speculative | prefix."""
+        return "speculative" if self.speculative else "prefix" if self.partial else "final"
+
 
 class TranslationStage:
     def __init__(self, router: TranslationRouter, bus: EventBus, conversation: Conversation, *,
@@ -169,7 +174,7 @@ class TranslationStage:
                 raise
             except Exception as e:
                 log.exception("translation failed")
-                self.counters[("final" if not job.partial else "prefix", "failed")] += 1
+                self.counters[(job.kind, "failed")] += 1
                 if job.partial:
                     continue
                 self.bus.publish(ErrorEvent(stage="mt", code=ErrorCode.MT_FAILED, message=type(e).__name__,
@@ -180,7 +185,7 @@ class TranslationStage:
                 self.busy = False
             if job.partial and (out.text is None or job.utterance_id in self._finalised):
                 continue  # a late or empty prefix translation never replaces anything
-            self.counters[("speculative" if job.speculative else "prefix" if job.partial else "final", "served")] += 1
+            self.counters[(job.kind, "served")] += 1
             self._publish(job, out, target)
 
     def _publish(self, job: _Job, out: TranslationOutcome, target: str | None = None) -> None:
